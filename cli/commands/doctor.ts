@@ -1,0 +1,36 @@
+import type { Command } from "commander";
+import { NoAdapterError, requestGpu } from "../../runtime/gpu.ts";
+import { UserError } from "../errors.ts";
+
+export function registerDoctor(program: Command): void {
+  program
+    .command("doctor")
+    .description("Check that Dawn finds a WebGPU adapter and print its name, backend, features and limits")
+    .option("--json", "print machine-readable JSON")
+    .action(async (opts: { json?: boolean }) => {
+      let ctx;
+      try {
+        ctx = await requestGpu();
+      } catch (e) {
+        if (e instanceof NoAdapterError) throw new UserError(e.message, e.help);
+        throw e;
+      }
+      try {
+        const s = ctx.info;
+        if (opts.json) {
+          process.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
+          return;
+        }
+        const name = s.description || s.device || s.architecture || s.vendor || "unknown adapter";
+        process.stdout.write(`adapter:   ${name}${s.isSoftware ? " (software rasterizer)" : ""}\n`);
+        process.stdout.write(`vendor:    ${s.vendor || "-"}  architecture: ${s.architecture || "-"}\n`);
+        process.stdout.write(`backend:   ${s.backend}\n`);
+        process.stdout.write(`subgroups: ${s.features.includes("subgroups") ? `yes (size ${s.subgroupMinSize}-${s.subgroupMaxSize})` : "no"}\n`);
+        process.stdout.write(`shader-f16: ${s.features.includes("shader-f16") ? "yes" : "no"}\n`);
+        process.stdout.write(`features:  ${s.features.join(", ")}\n`);
+        for (const [k, v] of Object.entries(s.limits)) process.stdout.write(`  ${k.padEnd(34)} ${v}\n`);
+      } finally {
+        ctx.destroy();
+      }
+    });
+}

@@ -1,0 +1,25 @@
+import { spawnSync } from "node:child_process";
+import { describe, expect, it } from "vitest";
+
+const ivc = (...args: string[]) =>
+  spawnSync(process.execPath, ["bin/ivc.mjs", ...args], { encoding: "utf8", env: { ...process.env, XDG_RUNTIME_DIR: "/tmp" } });
+
+describe("ivc command line", () => {
+  it("prints help and exits 0", () => {
+    const r = ivc("--help");
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain("doctor");
+  });
+  it("rejects an unknown flag with exit code 2 and one line", () => {
+    const r = ivc("--definitely-not-a-flag");
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim().split("\n")[0]).toMatch(/unknown option/);
+  });
+  it("doctor finds an adapter", () => {
+    const r = ivc("doctor", "--json");
+    expect(r.status, r.stderr).toBe(0);
+    const info = JSON.parse(r.stdout);
+    expect(info.features).toBeInstanceOf(Array);
+    expect(info.limits.maxStorageBufferBindingSize).toBeGreaterThan(0);
+  });
+});
