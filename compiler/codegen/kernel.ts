@@ -1,0 +1,107 @@
+/**
+ * The contract between WGSL generators and the runtime executor.
+ *
+ * A generator is a function `(params, profile) -> Kernel`. Problem sizes are baked into the WGSL as
+ * constants (lavapipe compiles them into immediate operands, and every index computation saved is a
+ * measurable win there); only what changes per step (step counter, lr, seed) is read at run time from
+ * the executor's dynamic buffer.
+ */
+import { DYNAMIC_WGSL } from "./dynamic.ts";
+
+/** What a generator needs to know about the adapter to pick a kernel shape. */
+export interface AdapterProfile {
+  /** A CPU rasterizer (lavapipe, SwiftShader): loads are the cost, shared-memory tiles do not pay. */
+  readonly software: boolean;
+  /** `subgroupBroadcast`/`subgroupAdd` are available (the device was created with "subgroups"). */
+  readonly subgroups: boolean;
+  readonly subgroupSize: number;
+}
+
+export const LAVAPIPE_PROFILE: AdapterProfile = { software: true, subgroups: true, subgroupSize: 8 };
+export const DISCRETE_PROFILE: AdapterProfile = { software: false, subgroups: false, subgroupSize: 32 };
+
+/** Builds a profile from the features the device was actually created with. */
+export function profileFor(info: { isSoftware: boolean; subgroupMinSize: number }, deviceFeatures: ReadonlySet<string>): AdapterProfile {
+  const subgroups = deviceFeatures.has("subgroups") && info.subgroupMinSize > 0;
+  return { software: info.isSoftware, subgroups, subgroupSize: subgroups ? info.subgroupMinSize : 0 };
+}
+
+export type ElemType = "f32" | "i32" | "u32";
+
+export type KernelBinding =
+  /** A tensor in the executor's arena; the dispatch names which buffer. */
+  | { readonly kind: "storage"; readonly name: string; readonly elem: ElemType; readonly access: "read" | "read_write" }
+  /** A small table owned by the kernel (e.g. optimizer metadata), uploaded once at load. */
+  | { readonly kind: "constant"; readonly name: string; readonly elem: ElemType; readonly data: Uint32Array | Int32Array | Float32Array }
+  /** The executor's per-step values (see dynamic.ts), written once before each submit. */
+  | { readonly kind: "dynamic"; readonly name: string };
+
+export type Grid = readonly [number, number, number];
+
+export interface Kernel {
+  /** A readable, unique-ish name, e.g. `matmul_784x1024x256_bias_gelu`. */
+  readonly name: string;
+  readonly wgsl: string;
+  readonly entryPoint: string;
+  readonly workgroupSize: Grid;
+  /** Workgroup counts; `invocations` defaults to the size baked into the kernel. */
+  readonly dispatch: (invocations?: number) => Grid;
+  /** In `@binding(i)` order, all in `@group(0)`. */
+  readonly bindings: readonly KernelBinding[];
+  /** The `.ivm` spans (as `file:line:col  text` strings) the kernel was generated from. */
+  readonly source: readonly string[];
+}
+
+export function storage(name: string, access: "read" | "read_write", elem: ElemType = "f32"): KernelBinding {
+  return { kind: "storage", name, elem, access };
+}
+
+/** Declarations for `bindings`, in order; constant tables are read-only storage. */
+export function bindingDecls(bindings: readonly KernelBinding[]): string {
+  const struct = bindings.some((b) => b.kind === "dynamic") ? DYNAMIC_WGSL + "\n" : "";
+  return struct + bindings
+    .map((b, i) => {
+      if (b.kind === "dynamic") return `@group(0) @binding(${i}) var<uniform> ${b.name}: IvcDynamic;`;
+      const access = b.kind === "storage" ? b.access : "read";
+      return `@group(0) @binding(${i}) var<storage, ${access}> ${b.name}: array<${b.elem}>;`;
+    })
+    .join("\n");
+}
+
+/** The header every generated shader starts with: what it is, and which model lines it implements. */
+export function kernelHeader(name: string, description: string, source: readonly string[], enables: string[] = []): string {
+  const lines = [`// ivc kernel: ${name}`, `// ${description}`];
+  if (source.length) {
+    lines.push("// source:");
+    for (const s of source) lines.push(`//   ${s.replace(/\n/g, " ")}`);
+  }
+  for (const e of enables) lines.push(`enable ${e};`);
+  return lines.join("\n") + "\n";
+}
+
+export const MAX_WORKGROUPS_PER_DIM = 65535;
+
+/**
+ * Spreads `groups` workgroups over x and y when they exceed one dimension's limit; the shader
+ * linearises them back with `linearWorkgroup()` and guards the overshoot.
+ */
+export function grid1d(groups: number): Grid {
+  const g = Math.max(1, groups);
+  if (g <= MAX_WORKGROUPS_PER_DIM) return [g, 1, 1];
+  const y = Math.ceil(g / MAX_WORKGROUPS_PER_DIM);
+  return [Math.ceil(g / y), y, 1];
+}
+
+/** WGSL expression for the flat workgroup index under `grid1d`. */
+export const LINEAR_WORKGROUP = "(wid.x + wid.y * nwg.x)";
+
+export const ceilDiv = (a: number, b: number) => Math.ceil(a / b);
+
+/** A float literal WGSL accepts for every finite number (and the extremes for infinities). */
+export function f32Lit(v: number): string {
+  if (v === Infinity) return "3.4028234663852886e38";
+  if (v === -Infinity) return "-3.4028234663852886e38";
+  if (Number.isNaN(v)) throw new Error("NaN literal in generated WGSL");
+  const s = String(Math.fround(v));
+  return /[.eE]/.test(s) ? s : `${s}.0`;
+}

@@ -1,0 +1,275 @@
+/**
+ * Batched matmul C[b] = A[b] (M x K) * B[b] (K x N), with transposes, permutes and the patch view
+ * of a stride=kernel convolution folded into per-operand index maps, and an elementwise epilogue.
+ *
+ * Two shapes, picked by the adapter profile:
+ * - software (lavapipe): a workgroup is one SIMD pass of 8 lanes computing an 8 x 64 tile; each lane
+ *   owns 8 rows x 2 vec4 columns; k is unrolled by 4; each lane loads one row of the A slice and
+ *   `subgroupBroadcast` hands it to the others (loads are the cost there, broadcasts are cheap).
+ * - discrete: 16 x 16 threads, 64 x 64 tile, 4 x 4 per thread, operands staged in workgroup memory.
+ */
+import { epilogueFn, NO_EPILOGUE, type Epilogue } from "./epilogue.ts";
+import { linear, offsetExpr, type IndexMap } from "./index-map.ts";
+import { bindingDecls, ceilDiv, kernelHeader, storage, type AdapterProfile, type Kernel, type KernelBinding } from "./kernel.ts";
+import { helpersFor } from "./wgsl-math.ts";
+
+export interface OperandMap {
+  readonly batchStride: number;
+  /** Over the operand's first logical axis (M for A and C, K for B). */
+  readonly outer: IndexMap;
+  /** Over its second logical axis (K for A, N for B and C). */
+  readonly inner: IndexMap;
+}
+
+export interface MatmulParams {
+  readonly batch: number;
+  readonly M: number;
+  readonly N: number;
+  readonly K: number;
+  readonly transA?: boolean;
+  readonly transB?: boolean;
+  /** 0 broadcasts one matrix over the batch. Default: contiguous batches. */
+  readonly batchStrideA?: number;
+  readonly batchStrideB?: number;
+  /** Full index maps; when given they replace transA/transB/batchStride*. */
+  readonly a?: OperandMap;
+  readonly b?: OperandMap;
+  readonly c?: OperandMap;
+  readonly epilogue?: Epilogue;
+  readonly name?: string;
+  readonly source?: readonly string[];
+}
+
+export interface ResolvedMatmul {
+  readonly batch: number;
+  readonly M: number;
+  readonly N: number;
+  readonly K: number;
+  readonly a: OperandMap;
+  readonly b: OperandMap;
+  readonly c: OperandMap;
+}
+
+export function resolveMatmul(p: MatmulParams): ResolvedMatmul {
+  const { M, N, K } = p;
+  const a: OperandMap = p.a ?? {
+    batchStride: p.batchStrideA ?? M * K,
+    outer: p.transA ? linear(M, 1) : linear(M, K),
+    inner: p.transA ? linear(K, M) : linear(K, 1),
+  };
+  const b: OperandMap = p.b ?? {
+    batchStride: p.batchStrideB ?? K * N,
+    outer: p.transB ? linear(K, 1) : linear(K, N),
+    inner: p.transB ? linear(N, K) : linear(N, 1),
+  };
+  const c: OperandMap = p.c ?? { batchStride: M * N, outer: linear(M, N), inner: linear(N, 1) };
+  return { batch: p.batch, M, N, K, a, b, c };
+}
+
+function matmulBindings(epi: Epilogue): KernelBinding[] {
+  return [storage("A", "read"), storage("B", "read"), storage("C", "read_write"), ...epi.inputs.map((n) => storage(n, "read"))];
+}
+
+function defaultName(p: MatmulParams): string {
+  const t = `${p.transA ? "T" : "N"}${p.transB ? "T" : "N"}`;
+  return `matmul_${p.batch}x${p.M}x${p.N}x${p.K}_${t}`;
+}
+
+function describe(r: ResolvedMatmul): string {
+  return `C[${r.batch}, ${r.M}, ${r.N}] = A[${r.batch}, ${r.M}, ${r.K}] * B[${r.batch}, ${r.K}, ${r.N}]`;
+}
+
+export function matmul(p: MatmulParams, profile: AdapterProfile): Kernel {
+  const useSimdTile = profile.software;
+  return useSimdTile ? simdMatmul(p, profile.subgroups && profile.subgroupSize === 8) : tiledMatmul(p);
+}
+
+const ROWS = 8;
+const COL_GROUPS = 2;
+const LANES = 8;
+const TILE_N = LANES * 4 * COL_GROUPS;
+
+function simdMatmul(p: MatmulParams, broadcast: boolean): Kernel {
+  const r = resolveMatmul(p);
+  const epi = p.epilogue ?? NO_EPILOGUE;
+  const name = p.name ?? defaultName(p);
+  const source = p.source ?? [];
+  const { M, N, K } = r;
+  const rowsIdx = [...Array(ROWS).keys()];
+  const colsIdx = [...Array(COL_GROUPS * 4).keys()];
+  const K4 = K - (K % 4);
+
+  const aOff = (kExpr: string) => `aBase + ${offsetExpr(r.a.inner, kExpr)}`;
+  const bOff = (kExpr: string, c: number) => `bBase + ${offsetExpr(r.b.outer, kExpr)} + bc${c}`;
+  const aRowLoad = (row: string, kExpr: string, j: number) => `A[${row} + ${offsetExpr(r.a.inner, `${kExpr} + ${j}u`)}]`;
+
+  // One k step of width `w` (4 in the main loop, 1 in the tail).
+  const kStep = (w: number) => {
+    const lines: string[] = [];
+    const comps = ["x", "y", "z", "w"];
+    for (let j = 0; j < w; j++) {
+      for (let g = 0; g < COL_GROUPS; g++) {
+        const loads = [0, 1, 2, 3].map((q) => `B[${bOff(`k + ${j}u`, g * 4 + q)}]`);
+        lines.push(`    let b${j}_${g} = vec4<f32>(${loads.join(", ")});`);
+      }
+    }
+    if (broadcast) {
+      const loads = [...Array(w).keys()].map((j) => `A[${aOff(`k + ${j}u`)}]`);
+      lines.push(w === 4 ? `    let aMine = vec4<f32>(${loads.join(", ")});` : `    let aMine = ${loads[0]};`);
+    }
+    for (const row of rowsIdx) {
+      if (broadcast) lines.push(`    let a${row} = subgroupBroadcast(aMine, ${row}u);`);
+      else {
+        const loads = [...Array(w).keys()].map((j) => aRowLoad(`aRow${row}`, "k", j));
+        lines.push(w === 4 ? `    let a${row} = vec4<f32>(${loads.join(", ")});` : `    let a${row} = ${loads[0]};`);
+      }
+      for (let g = 0; g < COL_GROUPS; g++) {
+        const terms = [...Array(w).keys()].map((j) => `a${row}${w === 4 ? "." + comps[j] : ""} * b${j}_${g}`);
+        lines.push(`    acc${row}_${g} += ${terms.join(" + ")};`);
+      }
+    }
+    return lines.join("\n");
+  };
+
+  const colOffsets = colsIdx.map((c) => {
+    const col = `n0 + lane * 4u + ${Math.floor(c / 4) * 32 + (c % 4)}u`;
+    return `  let bc${c} = ${offsetExpr(r.b.inner, `min(${col}, ${N - 1}u)`)};`;
+  });
+  const rowOffsets = broadcast
+    ? [`  let aBase = b * ${r.a.batchStride}u + ${offsetExpr(r.a.outer, `min(m0 + lane, ${M - 1}u)`)};`]
+    : rowsIdx.map((row) => `  let aRow${row} = b * ${r.a.batchStride}u + ${offsetExpr(r.a.outer, `min(m0 + ${row}u, ${M - 1}u)`)};`);
+  const stores: string[] = [];
+  for (const row of rowsIdx) {
+    stores.push(`  if (m0 + ${row}u < ${M}u) {`);
+    stores.push(`    let row = m0 + ${row}u;`);
+    stores.push(`    let cRow = b * ${r.c.batchStride}u + ${offsetExpr(r.c.outer, "row")};`);
+    for (let g = 0; g < COL_GROUPS; g++) {
+      for (let q = 0; q < 4; q++) {
+        const col = `n0 + lane * 4u + ${g * 32 + q}u`;
+        stores.push(
+          `    if (${col} < ${N}u) { let col = ${col}; let idx = cRow + ${offsetExpr(r.c.inner, "col")}; C[idx] = epilogue(acc${row}_${g}[${q}], b, row, col, idx); }`,
+        );
+      }
+    }
+    stores.push("  }");
+  }
+  const accDecls = rowsIdx.flatMap((row) => [...Array(COL_GROUPS).keys()].map((g) => `  var acc${row}_${g} = vec4<f32>(0.0);`));
+  const bindings = matmulBindings(epi);
+  const epiCode = epilogueFn(epi);
+  const wgsl = `${kernelHeader(name, `${describe(r)}; 8-lane SIMD tile 8x64${broadcast ? ", A shared by subgroupBroadcast" : ""}`, source, broadcast ? ["subgroups"] : [])}
+${bindingDecls(bindings)}
+
+${helpersFor(epiCode)}
+${epiCode}
+
+@compute @workgroup_size(${LANES})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
+  let b = wid.z;
+  let m0 = wid.y * ${ROWS}u;
+  let n0 = wid.x * ${TILE_N}u;
+  let bBase = b * ${r.b.batchStride}u;
+${rowOffsets.join("\n")}
+${colOffsets.join("\n")}
+${accDecls.join("\n")}
+  for (var k = 0u; k < ${K4}u; k += 4u) {
+${kStep(4)}
+  }
+  for (var k = ${K4}u; k < ${K}u; k += 1u) {
+${kStep(1)}
+  }
+${stores.join("\n")}
+}
+`;
+  const grid = (batch: number) => [ceilDiv(N, TILE_N), ceilDiv(M, ROWS), batch] as const;
+  return {
+    name,
+    wgsl,
+    entryPoint: "main",
+    workgroupSize: [LANES, 1, 1],
+    dispatch: (batch = r.batch) => grid(batch),
+    bindings,
+    source,
+  };
+}
+
+const T = 64;
+const BK = 16;
+
+function tiledMatmul(p: MatmulParams): Kernel {
+  const r = resolveMatmul(p);
+  const epi = p.epilogue ?? NO_EPILOGUE;
+  const name = p.name ?? defaultName(p);
+  const source = p.source ?? [];
+  const { M, N, K } = r;
+  const bindings = matmulBindings(epi);
+  const epiCode = epilogueFn(epi);
+  const wgsl = `${kernelHeader(name, `${describe(r)}; 16x16 threads, 64x64 tile in workgroup memory, 4x4 per thread`, source)}
+${bindingDecls(bindings)}
+
+${helpersFor(epiCode)}
+${epiCode}
+
+var<workgroup> tileA: array<array<f32, ${T}>, ${BK}>;
+var<workgroup> tileB: array<array<f32, ${T}>, ${BK}>;
+
+@compute @workgroup_size(16, 16)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let b = wid.z;
+  let m0 = wid.y * ${T}u;
+  let n0 = wid.x * ${T}u;
+  let t = lid.y * 16u + lid.x;
+  var acc: array<array<f32, 4>, 4>;
+  for (var k0 = 0u; k0 < ${K}u; k0 += ${BK}u) {
+    // 256 threads stage 16 x 64 values of each operand, 4 apiece; out-of-range reads become 0.
+    for (var i = 0u; i < 4u; i++) {
+      let e = t + i * 256u;
+      let kk = e / ${T}u;
+      let mn = e % ${T}u;
+      let k = k0 + kk;
+      let m = m0 + mn;
+      let n = n0 + mn;
+      var av = 0.0;
+      if (k < ${K}u && m < ${M}u) { av = A[b * ${r.a.batchStride}u + ${offsetExpr(r.a.outer, "m")} + ${offsetExpr(r.a.inner, "k")}]; }
+      var bv = 0.0;
+      if (k < ${K}u && n < ${N}u) { bv = B[b * ${r.b.batchStride}u + ${offsetExpr(r.b.outer, "k")} + ${offsetExpr(r.b.inner, "n")}]; }
+      tileA[kk][mn] = av;
+      tileB[kk][mn] = bv;
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < ${BK}u; kk++) {
+      var a: array<f32, 4>;
+      var bb: array<f32, 4>;
+      for (var i = 0u; i < 4u; i++) {
+        a[i] = tileA[kk][lid.y + i * 16u];
+        bb[i] = tileB[kk][lid.x + i * 16u];
+      }
+      for (var i = 0u; i < 4u; i++) {
+        for (var j = 0u; j < 4u; j++) { acc[i][j] += a[i] * bb[j]; }
+      }
+    }
+    workgroupBarrier();
+  }
+  for (var i = 0u; i < 4u; i++) {
+    let row = m0 + lid.y + i * 16u;
+    if (row >= ${M}u) { continue; }
+    let cRow = b * ${r.c.batchStride}u + ${offsetExpr(r.c.outer, "row")};
+    for (var j = 0u; j < 4u; j++) {
+      let col = n0 + lid.x + j * 16u;
+      if (col < ${N}u) {
+        let idx = cRow + ${offsetExpr(r.c.inner, "col")};
+        C[idx] = epilogue(acc[i][j], b, row, col, idx);
+      }
+    }
+  }
+}
+`;
+  return {
+    name,
+    wgsl,
+    entryPoint: "main",
+    workgroupSize: [16, 16, 1],
+    dispatch: (batch = r.batch) => [ceilDiv(N, T), ceilDiv(M, T), batch],
+    bindings,
+    source,
+  };
+}

@@ -1,0 +1,48 @@
+/** Plain CPU references (float64 accumulation) that the WGSL kernels are checked against. */
+import { offsetOf } from "../../compiler/codegen/index-map.ts";
+import type { ResolvedMatmul } from "../../compiler/codegen/matmul.ts";
+
+export function matmulRef(r: ResolvedMatmul, A: ArrayLike<number>, B: ArrayLike<number>, outSize: number, epi = (v: number, _row: number, _col: number, _idx: number) => v): Float32Array {
+  const C = new Float32Array(outSize);
+  for (let b = 0; b < r.batch; b++) {
+    for (let m = 0; m < r.M; m++) {
+      for (let n = 0; n < r.N; n++) {
+        let s = 0;
+        for (let k = 0; k < r.K; k++) {
+          const a = A[b * r.a.batchStride + offsetOf(r.a.outer, m) + offsetOf(r.a.inner, k)];
+          const bb = B[b * r.b.batchStride + offsetOf(r.b.outer, k) + offsetOf(r.b.inner, n)];
+          s += a * bb;
+        }
+        const idx = b * r.c.batchStride + offsetOf(r.c.outer, m) + offsetOf(r.c.inner, n);
+        C[idx] = epi(s, m, n, idx);
+      }
+    }
+  }
+  return C;
+}
+
+/** erf to ~1e-15 (series below 3, continued fraction above), independent of the WGSL fit. */
+export function erf(x: number): number {
+  const z = Math.abs(x);
+  let r: number;
+  if (z < 3) {
+    let term = z;
+    let sum = z;
+    for (let n = 1; n < 100; n++) {
+      term *= (-z * z) / n;
+      const add = term / (2 * n + 1);
+      sum += add;
+      if (Math.abs(add) < 1e-17) break;
+    }
+    r = (2 / Math.sqrt(Math.PI)) * sum;
+  } else {
+    let f = 0;
+    for (let n = 60; n >= 1; n--) f = n / 2 / (z + f);
+    r = 1 - Math.exp(-z * z) / Math.sqrt(Math.PI) / (z + f);
+  }
+  return x < 0 ? -r : r;
+}
+
+export const geluErf = (x: number) => 0.5 * x * (1 + erf(x / Math.SQRT2));
+export const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
+export const quickGelu = (x: number) => x * sigmoid(1.702 * x);
