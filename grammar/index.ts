@@ -1,0 +1,91 @@
+/**
+ * The .ivm front end: `parseIvm` turns text into an AST plus diagnostics and never throws.
+ *
+ * Pipeline: lex (lexer.ts) -> cap nesting (structure.ts) -> split into top-level declarations ->
+ * parse each with chevrotain (parser.ts) -> humanize errors (errors.ts) -> build the AST (cst-*.ts).
+ */
+import type { Diagnostic } from "../diagnostics/diagnostic.ts";
+import { makeDiagnostic } from "../diagnostics/diagnostic.ts";
+import type { Span } from "../diagnostics/span.ts";
+import type { ImportDecl, Program, TopDecl } from "./ast.ts";
+import { DeclBuilder } from "./cst-decl.ts";
+import type { BuildContext } from "./cst-util.ts";
+import { SyntaxErrorMapper } from "./errors.ts";
+import { lex } from "./lexer.ts";
+import { ivmParser } from "./parser.ts";
+import { LineIndex, spanBetween } from "./spans.ts";
+import { guardNesting, isDeclarationStart, lineStartTokens, splitDeclarations } from "./structure.ts";
+
+export type * from "./ast.ts";
+export { readSource, decodeSource, type SourceText } from "./source.ts";
+export { MAX_NESTING } from "./structure.ts";
+export { MAX_OPERATORS } from "./cst-expr.ts";
+export { INITIALIZERS, ANNOTATIONS } from "./annotations.ts";
+
+export interface ParseResult {
+  readonly program: Program;
+  readonly diagnostics: Diagnostic[];
+}
+
+function inside(ranges: readonly (readonly [number, number])[], d: Diagnostic): boolean {
+  const at = d.span?.offset;
+  return at !== undefined && ranges.some(([from, to]) => at > from && at < to);
+}
+
+/** Conversion checks next to a syntax error would only repeat it; keep those that stand apart. */
+function awayFrom(syntaxErrors: readonly Diagnostic[], d: Diagnostic): boolean {
+  const line = d.span?.line;
+  return line === undefined || syntaxErrors.every((e) => e.span === undefined || Math.abs(e.span.line - line) > 1);
+}
+
+function parseText(text: string, file: string): ParseResult {
+  const lines = new LineIndex(text);
+  const whole: Span = lines.span(file, 0, text.length);
+  const endOfFile: Span = lines.span(file, text.length, text.length);
+  const lexed = lex(text, file);
+  const guarded = guardNesting(lexed.tokens, file);
+  const tokens = guarded.tokens;
+  const diagnostics: Diagnostic[] = [...lexed.diagnostics, ...guarded.diagnostics];
+  const layout = { lineStarts: lineStartTokens(tokens) };
+  const parser = ivmParser();
+  const imports: ImportDecl[] = [];
+  const decls: TopDecl[] = [];
+
+  for (const [start, end] of splitDeclarations(tokens)) {
+    const chunk = tokens.slice(start, end);
+    const mapper = new SyntaxErrorMapper({ file, tokens: chunk, following: tokens[end], endOfFile });
+    if (!isDeclarationStart(chunk[0]!)) {
+      diagnostics.push(mapper.strayTokens(chunk[0]!));
+      continue;
+    }
+    parser.setInput(chunk, layout);
+    const cst = parser.topDecl();
+    const syntax = mapper.map(parser.errors).filter((d) => !inside(guarded.cutRanges, d));
+    const ctx: BuildContext = { file, diagnostics: [] };
+    const decl = new DeclBuilder(ctx).topDecl(cst, spanBetween(file, chunk[0]!, chunk.at(-1)!));
+    diagnostics.push(...syntax, ...ctx.diagnostics.filter((d) => awayFrom(syntax, d)));
+    if (decl?.kind === "import") imports.push(decl);
+    else if (decl) decls.push(decl);
+  }
+  if (imports.length === 0 && decls.length === 0 && diagnostics.length === 0) {
+    diagnostics.push(makeDiagnostic("IV1008", endOfFile.offset === 0 ? endOfFile : lines.span(file, 0, 0), { file }));
+  }
+  return { program: { kind: "program", file, imports, decls, span: whole }, diagnostics };
+}
+
+function isStackOverflow(e: unknown): boolean {
+  return e instanceof RangeError && /call stack/i.test(e.message);
+}
+
+/** Parses one .ivm file. Never throws: every problem in `text` is a diagnostic. */
+export function parseIvm(text: string, file: string): ParseResult {
+  try {
+    return parseText(text, file);
+  } catch (e) {
+    // The nesting guard should make this unreachable; it stays as the last line of defence.
+    if (!isStackOverflow(e)) throw e;
+    const span = new LineIndex(text).span(file, 0, 0);
+    const program: Program = { kind: "program", file, imports: [], decls: [], span };
+    return { program, diagnostics: [makeDiagnostic("IV1022", span, { limit: "the parser's" })] };
+  }
+}

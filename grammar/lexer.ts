@@ -1,0 +1,110 @@
+/**
+ * Lexing with located diagnostics. Chevrotain never sees a character it cannot tokenize (BadChar
+ * catches the rest); this wrapper reports bad characters, unterminated strings and comments, bad
+ * escapes and numbers glued to names, then hands the parser a clean token stream.
+ */
+import { createTokenInstance, Lexer, type IToken } from "chevrotain";
+import type { Diagnostic } from "../diagnostics/diagnostic.ts";
+import { makeDiagnostic } from "../diagnostics/diagnostic.ts";
+import { spanBetween, tokenSpan } from "./spans.ts";
+import {
+  ALL_TOKENS, BadChar, FloatLit, Identifier, IntLit, StringLit, UnterminatedBlockComment, UnterminatedString,
+} from "./tokens.ts";
+
+let sharedLexer: Lexer | undefined;
+function lexer(): Lexer {
+  sharedLexer ??= new Lexer([...ALL_TOKENS], { positionTracking: "full", ensureOptimizations: false });
+  return sharedLexer;
+}
+
+export interface LexResult {
+  readonly tokens: IToken[];
+  readonly diagnostics: Diagnostic[];
+}
+
+function badCharHelp(text: string): string {
+  const c = text[0]!;
+  if (c === "\uFFFD") return "the file has bytes that are not valid UTF-8 here";
+  if (c === "'") return 'strings are written with double quotes: "..."';
+  if (c === "#") return "comments start with `//`";
+  if (c === "!") return "write `not x` for negation, `!=` for inequality";
+  if (c === "&") return "write `and`";
+  if (c === "|") return "write `or`";
+  if (c === "\\") return "a backslash is only allowed inside a string";
+  if (c.codePointAt(0)! > 0x7f) return "names are ASCII letters, digits and `_`";
+  return "remove it";
+}
+
+function quoteChars(text: string): string {
+  const shown = [...text].map((ch) => {
+    const cp = ch.codePointAt(0)!;
+    return cp < 0x20 || cp === 0x7f ? `\\u{${cp.toString(16)}}` : ch;
+  });
+  return shown.length === 1 ? `\`${shown[0]}\`` : `\`${shown.join("")}\``;
+}
+
+const ESCAPE = /\\(.)/g;
+const VALID_ESCAPES = new Set(['"', "\\", "n", "t"]);
+
+function checkEscapes(file: string, tok: IToken, diagnostics: Diagnostic[]): void {
+  for (const m of tok.image.matchAll(ESCAPE)) {
+    if (VALID_ESCAPES.has(m[1]!)) continue;
+    const startOffset = tok.startOffset + m.index!;
+    const span = {
+      file,
+      offset: startOffset,
+      endOffset: startOffset + 2,
+      line: tok.startLine!,
+      col: tok.startColumn! + m.index!,
+      endLine: tok.startLine!,
+      endCol: tok.startColumn! + m.index! + 2,
+    };
+    diagnostics.push(makeDiagnostic("IV1004", span, { escape: `\\${m[1]}` }));
+  }
+}
+
+function asString(tok: IToken): IToken {
+  return createTokenInstance(StringLit, tok.image, tok.startOffset, tok.endOffset!, tok.startLine!, tok.endLine!, tok.startColumn!, tok.endColumn!);
+}
+
+export function lex(text: string, file: string): LexResult {
+  const raw = lexer().tokenize(text);
+  const diagnostics: Diagnostic[] = [];
+  const tokens: IToken[] = [];
+  for (let i = 0; i < raw.tokens.length; i++) {
+    const tok = raw.tokens[i]!;
+    const type = tok.tokenType;
+    if (type === BadChar) {
+      let last = tok;
+      while (i + 1 < raw.tokens.length && raw.tokens[i + 1]!.tokenType === BadChar && raw.tokens[i + 1]!.startOffset === last.endOffset! + 1) {
+        last = raw.tokens[++i]!;
+      }
+      const image = text.slice(tok.startOffset, last.endOffset! + 1);
+      diagnostics.push(makeDiagnostic("IV1001", spanBetween(file, tok, last), { char: quoteChars(image), help: badCharHelp(image) }));
+      continue;
+    }
+    if (type === UnterminatedBlockComment) {
+      const firstLine = { ...tok, endOffset: tok.startOffset + 1, endLine: tok.startLine, endColumn: tok.startColumn! + 1 };
+      diagnostics.push(makeDiagnostic("IV1003", tokenSpan(file, firstLine)));
+      continue;
+    }
+    if (type === UnterminatedString) {
+      diagnostics.push(makeDiagnostic("IV1002", tokenSpan(file, tok)));
+      tokens.push(asString(tok));
+      continue;
+    }
+    if (type === StringLit) checkEscapes(file, tok, diagnostics);
+    if ((type === IntLit || type === FloatLit) && i + 1 < raw.tokens.length) {
+      const next = raw.tokens[i + 1]!;
+      const glued = next.startOffset === tok.endOffset! + 1 && (next.tokenType === Identifier || next.tokenType.CATEGORIES?.includes(Identifier) || next.tokenType === IntLit || next.tokenType === FloatLit);
+      if (glued && /^[A-Za-z_]/.test(next.image)) {
+        diagnostics.push(makeDiagnostic("IV1005", spanBetween(file, tok, next), { text: tok.image + next.image }));
+        tokens.push(tok);
+        i++;
+        continue;
+      }
+    }
+    tokens.push(tok);
+  }
+  return { tokens, diagnostics };
+}

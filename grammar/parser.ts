@@ -1,0 +1,634 @@
+/**
+ * The chevrotain grammar of .ivm (a CstParser with error recovery). Precedence is not encoded here:
+ * an expression is a flat `unary (op unary)*` chain that cst-expr.ts folds, which keeps the rule
+ * stack shallow (deeply nested input costs few frames) and the grammar small.
+ *
+ * Only grammar/ sees this parser; everything else gets the AST from parseIvm.
+ */
+import "./node-compat.ts";
+import { CstParser, EOF, type IParserErrorMessageProvider, type IToken, type TokenType } from "chevrotain";
+import * as T from "./tokens.ts";
+
+/** Chevrotain error messages are replaced later (errors.ts); the provider only records what it knew. */
+export interface EncodedError {
+  readonly expected: string[];
+}
+
+const ENCODING_PROVIDER: IParserErrorMessageProvider = {
+  buildMismatchTokenMessage: ({ expected }) => JSON.stringify({ expected: [expected.name] }),
+  buildNotAllInputParsedMessage: () => JSON.stringify({ expected: [] }),
+  buildNoViableAltMessage: ({ expectedPathsPerAlt }) =>
+    JSON.stringify({ expected: [...new Set(expectedPathsPerAlt.flat().map((path) => path[0]?.name ?? "EOF"))] }),
+  buildEarlyExitMessage: ({ expectedIterationPaths }) =>
+    JSON.stringify({ expected: [...new Set(expectedIterationPaths.map((path) => path[0]?.name ?? "EOF"))] }),
+};
+
+/** Facts about the token stream the grammar's gates need (line breaks matter in two places). */
+export interface LayoutFacts {
+  /** Tokens that are the first on their line. */
+  readonly lineStarts: ReadonlySet<IToken>;
+}
+
+const STAGE_ITEM_CONTINUATIONS: readonly TokenType[] = [T.Dot, T.Comma, T.RBrace, T.Semicolon, EOF];
+
+export class IvmParser extends CstParser {
+  private layout: LayoutFacts = { lineStarts: new Set() };
+
+  constructor() {
+    super([...T.PARSER_TOKENS], { recoveryEnabled: true, maxLookahead: 3, errorMessageProvider: ENCODING_PROVIDER, nodeLocationTracking: "full" });
+    this.performSelfAnalysis();
+  }
+
+  setInput(tokens: IToken[], layout: LayoutFacts): void {
+    this.layout = layout;
+    this.input = tokens;
+  }
+
+  /** `@name` at the start of a line begins an annotated member, not a matmul continuation. */
+  private startsAnnotation(tok: IToken): boolean {
+    return tok.tokenType === T.At && this.layout.lineStarts.has(tok);
+  }
+
+  /** In `freeze a,\n steps 200` the comma is a trailing one: `steps` starts the next item. */
+  private startsStageItem(name: IToken, next: IToken): boolean {
+    return (
+      this.layout.lineStarts.has(name) &&
+      next.startLine === name.startLine &&
+      !STAGE_ITEM_CONTINUATIONS.includes(next.tokenType)
+    );
+  }
+
+  // ─── Top level ────────────────────────────────────────────────────────────────────────────────
+
+  public topDecl = this.RULE("topDecl", () => {
+    this.OR([
+      { ALT: () => this.SUBRULE(this.importDecl) },
+      { ALT: () => this.SUBRULE(this.configDecl) },
+      { ALT: () => this.SUBRULE(this.presetDecl) },
+      { ALT: () => this.SUBRULE(this.moduleDecl) },
+      { ALT: () => this.SUBRULE(this.trainStageDecl) },
+    ]);
+  });
+
+  private importDecl = this.RULE("importDecl", () => {
+    this.CONSUME(T.Import);
+    this.CONSUME(T.LBrace);
+    this.OPTION(() => {
+      this.SUBRULE(this.importName);
+      this.MANY(() => {
+        this.CONSUME(T.Comma);
+        this.SUBRULE2(this.importName);
+      });
+      this.OPTION2(() => this.CONSUME2(T.Comma, { LABEL: "trailingComma" }));
+    });
+    this.CONSUME(T.RBrace);
+    this.CONSUME(T.From);
+    this.CONSUME(T.StringLit);
+  });
+
+  private importName = this.RULE("importName", () => {
+    this.CONSUME(T.Identifier, { LABEL: "name" });
+    this.OPTION(() => {
+      this.CONSUME(T.As);
+      this.CONSUME2(T.Identifier, { LABEL: "alias" });
+    });
+  });
+
+  private configDecl = this.RULE("configDecl", () => {
+    this.CONSUME(T.Config);
+    this.CONSUME(T.Identifier, { LABEL: "name" });
+    this.CONSUME(T.LBrace);
+    this.MANY(() => {
+      this.SUBRULE(this.configField);
+      this.OPTION(() => this.OR([{ ALT: () => this.CONSUME(T.Comma) }, { ALT: () => this.CONSUME(T.Semicolon) }]));
+    });
+    this.CONSUME(T.RBrace);
+  });
+
+  private configField = this.RULE("configField", () => {
+    this.CONSUME(T.Identifier, { LABEL: "name" });
+    this.CONSUME(T.Colon);
+    this.SUBRULE(this.typeExpr);
+    this.OPTION(() => {
+      this.CONSUME(T.Assign);
+      this.SUBRULE(this.expression, { LABEL: "default" });
+    });
+  });
+
+  private presetDecl = this.RULE("presetDecl", () => {
+    this.CONSUME(T.Preset);
+    this.CONSUME(T.Identifier, { LABEL: "name" });
+    this.CONSUME(T.Colon);
+    this.CONSUME2(T.Identifier, { LABEL: "base" });
+    this.CONSUME(T.LBrace);
+    this.MANY(() => {
+      this.SUBRULE(this.presetOverride);
+      this.OPTION(() => this.OR([{ ALT: () => this.CONSUME(T.Comma) }, { ALT: () => this.CONSUME(T.Semicolon) }]));
+    });
+    this.CONSUME(T.RBrace);
+  });
+
+  private presetOverride = this.RULE("presetOverride", () => {
+    this.SUBRULE(this.dottedPath);
+    this.CONSUME(T.Assign);
+    this.SUBRULE(this.expression);
+  });
+
+  // ─── Modules ──────────────────────────────────────────────────────────────────────────────────
+
+  private moduleDecl = this.RULE("moduleDecl", () => {
+    this.OR([{ ALT: () => this.CONSUME(T.Module, { LABEL: "role" }) }, { ALT: () => this.CONSUME(T.Model, { LABEL: "role" }) }]);
+    this.CONSUME(T.Identifier, { LABEL: "name" });
+    this.OPTION(() => {
+      this.CONSUME(T.LParen);
+      this.SUBRULE(this.paramList);
+      this.CONSUME(T.RParen);
+    });
+    this.CONSUME(T.LBrace);
+    this.MANY(() => {
+      this.SUBRULE(this.member);
+      this.OPTION2(() => this.CONSUME(T.Semicolon));
+    });
+    this.CONSUME(T.RBrace);
+  });
+
+  private paramList = this.RULE("paramList", () => {
+    this.OPTION(() => {
+      this.SUBRULE(this.parameter);
+      this.MANY(() => {
+        this.CONSUME(T.Comma);
+        this.SUBRULE2(this.parameter);
+      });
+      this.OPTION2(() => this.CONSUME2(T.Comma, { LABEL: "trailingComma" }));
+    });
+  });
+
+  private parameter = this.RULE("parameter", () => {
+    this.CONSUME(T.Identifier, { LABEL: "name" });
+    this.CONSUME(T.Colon);
+    this.SUBRULE(this.typeExpr);
+    this.OPTION(() => {
+      this.CONSUME(T.Assign);
+      this.SUBRULE(this.expression, { LABEL: "default" });
+    });
+  });
+
+  private member = this.RULE("member", () => {
+    this.OR([
+      { ALT: () => this.SUBRULE(this.letMember) },
+      { ALT: () => this.SUBRULE(this.annotatedMember) },
+      { ALT: () => this.SUBRULE(this.ifMember) },
+      { ALT: () => this.SUBRULE(this.forMember) },
+      { ALT: () => this.SUBRULE(this.forwardMember) },
+    ]);
+  });
+
+  private letMember = this.RULE("letMember", () => {
+    this.CONSUME(T.Let);
+    this.SUBRULE(this.pattern);
+    this.CONSUME(T.Assign);
+    this.SUBRULE(this.expression);
+  });
+
+  private annotatedMember = this.RULE("annotatedMember", () => {
+    this.MANY(() => this.SUBRULE(this.annotation, { LABEL: "before" }));
+    this.OR([
+      {
+        ALT: () => {
+          this.OR2([{ ALT: () => this.CONSUME(T.Param, { LABEL: "role" }) }, { ALT: () => this.CONSUME(T.Buffer, { LABEL: "role" }) }]);
+          this.SUBRULE(this.memberTarget);
+          this.CONSUME(T.Colon);
+          this.SUBRULE(this.typeExpr);
+          this.MANY2({
+            GATE: () => !this.layout.lineStarts.has(this.LA(1)),
+            DEF: () => this.SUBRULE2(this.annotation, { LABEL: "after" }),
+          });
+        },
+      },
+      {
+        ALT: () => {
+          this.SUBRULE2(this.memberTarget);
+          this.CONSUME(T.Assign);
+          this.SUBRULE(this.expression);
+        },
+      },
+    ]);
+  });
+
+  private annotation = this.RULE("annotation", () => {
+    this.CONSUME(T.At);
+    this.CONSUME(T.Identifier, { LABEL: "name" });
+    this.OPTION(() => {
+      this.CONSUME(T.LParen);
+      this.SUBRULE(this.callArgs);
+      this.CONSUME(T.RParen);
+    });
+  });
+
+  private memberTarget = this.RULE("memberTarget", () => {
+    this.CONSUME(T.Identifier, { LABEL: "name" });
+    this.OPTION(() => {
+      this.CONSUME(T.LBracket);
+      this.SUBRULE(this.expression, { LABEL: "index" });
+      this.CONSUME(T.RBracket);
+    });
+  });
+
+  private memberBody = this.RULE("memberBody", () => {
+    this.CONSUME(T.LBrace);
+    this.MANY(() => {
+      this.SUBRULE(this.member);
+      this.OPTION(() => this.CONSUME(T.Semicolon));
+    });
+    this.CONSUME(T.RBrace);
+  });
+
+  private ifMember = this.RULE("ifMember", () => {
+    this.CONSUME(T.If);
+    this.SUBRULE(this.expression, { LABEL: "condition" });
+    this.SUBRULE(this.memberBody, { LABEL: "then" });
+    this.OPTION(() => {
+      this.CONSUME(T.Else);
+      this.OR([
+        { ALT: () => this.SUBRULE(this.ifMember, { LABEL: "elseIf" }) },
+        { ALT: () => this.SUBRULE2(this.memberBody, { LABEL: "else" }) },
+      ]);
+    });
+  });
+
+  private forMember = this.RULE("forMember", () => {
+    this.CONSUME(T.For);
+    this.CONSUME(T.Identifier, { LABEL: "variable" });
+    this.CONSUME(T.In);
+    this.SUBRULE(this.forIterable);
+    this.SUBRULE(this.memberBody);
+  });
+
+  private forIterable = this.RULE("forIterable", () => {
+    this.SUBRULE(this.expression, { LABEL: "start" });
+    this.OPTION(() => {
+      this.CONSUME(T.DotDot);
+      this.SUBRULE2(this.expression, { LABEL: "end" });
+    });
+  });
+
+  private forwardMember = this.RULE("forwardMember", () => {
+    this.CONSUME(T.Forward);
+    this.OPTION(() => this.CONSUME(T.Identifier, { LABEL: "name" }));
+    this.CONSUME(T.LParen);
+    this.SUBRULE(this.paramList);
+    this.CONSUME(T.RParen);
+    this.CONSUME(T.Arrow);
+    this.SUBRULE(this.typeExpr, { LABEL: "returnType" });
+    this.OR([
+      {
+        ALT: () => {
+          this.CONSUME(T.Assign);
+          this.SUBRULE(this.expression, { LABEL: "bodyExpr" });
+        },
+      },
+      { ALT: () => this.SUBRULE(this.block) },
+    ]);
+  });
+
+  // ─── Forward statements ───────────────────────────────────────────────────────────────────────
+
+  private block = this.RULE("block", () => {
+    this.CONSUME(T.LBrace);
+    this.MANY(() => {
+      this.SUBRULE(this.statement);
+      this.OPTION(() => this.CONSUME(T.Semicolon));
+    });
+    this.CONSUME(T.RBrace);
+  });
+
+  private statement = this.RULE("statement", () => {
+    this.OR([
+      { ALT: () => this.SUBRULE(this.letStmt) },
+      { ALT: () => this.SUBRULE(this.ifStmt) },
+      { ALT: () => this.SUBRULE(this.forStmt) },
+      { ALT: () => this.SUBRULE(this.returnStmt) },
+      { ALT: () => this.SUBRULE(this.exprStmt) },
+    ]);
+  });
+
+  private letStmt = this.RULE("letStmt", () => {
+    this.CONSUME(T.Let);
+    this.SUBRULE(this.pattern);
+    this.CONSUME(T.Assign);
+    this.SUBRULE(this.expression);
+  });
+
+  private pattern = this.RULE("pattern", () => {
+    this.OR([
+      { ALT: () => this.CONSUME(T.Identifier, { LABEL: "name" }) },
+      {
+        ALT: () => {
+          this.CONSUME(T.LParen);
+          this.SUBRULE(this.pattern, { LABEL: "elements" });
+          this.MANY(() => {
+            this.CONSUME(T.Comma);
+            this.SUBRULE2(this.pattern, { LABEL: "elements" });
+          });
+          this.OPTION(() => this.CONSUME2(T.Comma, { LABEL: "trailingComma" }));
+          this.CONSUME(T.RParen);
+        },
+      },
+    ]);
+  });
+
+  private ifStmt = this.RULE("ifStmt", () => {
+    this.CONSUME(T.If);
+    this.SUBRULE(this.expression, { LABEL: "condition" });
+    this.SUBRULE(this.block, { LABEL: "then" });
+    this.OPTION(() => {
+      this.CONSUME(T.Else);
+      this.OR([
+        { ALT: () => this.SUBRULE(this.ifStmt, { LABEL: "elseIf" }) },
+        { ALT: () => this.SUBRULE2(this.block, { LABEL: "else" }) },
+      ]);
+    });
+  });
+
+  private forStmt = this.RULE("forStmt", () => {
+    this.CONSUME(T.For);
+    this.CONSUME(T.Identifier, { LABEL: "variable" });
+    this.CONSUME(T.In);
+    this.SUBRULE(this.forIterable);
+    this.SUBRULE(this.block);
+  });
+
+  private returnStmt = this.RULE("returnStmt", () => {
+    this.CONSUME(T.Return);
+    this.SUBRULE(this.expression);
+  });
+
+  /** `x = ...` or a bare expression, which cst-stmt.ts reports as unused. */
+  private exprStmt = this.RULE("exprStmt", () => {
+    this.SUBRULE(this.expression, { LABEL: "target" });
+    this.OPTION(() => {
+      this.OR([{ ALT: () => this.CONSUME(T.Assign) }, { ALT: () => this.CONSUME(T.CompoundAssign) }]);
+      this.SUBRULE2(this.expression, { LABEL: "value" });
+    });
+  });
+
+  // ─── Expressions ──────────────────────────────────────────────────────────────────────────────
+
+  public expression = this.RULE("expression", () => {
+    this.SUBRULE(this.unary);
+    this.MANY({
+      GATE: () => !this.startsAnnotation(this.LA(1)),
+      DEF: () => {
+        this.CONSUME(T.BinaryOp);
+        this.SUBRULE2(this.unary);
+      },
+    });
+  });
+
+  private unary = this.RULE("unary", () => {
+    this.MANY(() =>
+      this.OR([
+        { ALT: () => this.CONSUME(T.Minus, { LABEL: "prefix" }) },
+        { ALT: () => this.CONSUME(T.Plus, { LABEL: "prefix" }) },
+        { ALT: () => this.CONSUME(T.Not, { LABEL: "prefix" }) },
+      ]),
+    );
+    this.SUBRULE(this.postfix);
+  });
+
+  private postfix = this.RULE("postfix", () => {
+    this.SUBRULE(this.primary);
+    this.MANY(() => this.SUBRULE(this.postfixOp));
+  });
+
+  private postfixOp = this.RULE("postfixOp", () => {
+    this.OR([
+      {
+        ALT: () => {
+          this.CONSUME(T.Dot);
+          this.CONSUME(T.Identifier, { LABEL: "property" });
+        },
+      },
+      {
+        ALT: () => {
+          this.CONSUME(T.LParen);
+          this.SUBRULE(this.callArgs);
+          this.CONSUME(T.RParen);
+        },
+      },
+      {
+        ALT: () => {
+          this.CONSUME(T.LBracket);
+          this.SUBRULE(this.indexItem, { LABEL: "items" });
+          this.MANY(() => {
+            this.CONSUME(T.Comma);
+            this.SUBRULE2(this.indexItem, { LABEL: "items" });
+          });
+          this.OPTION(() => this.CONSUME2(T.Comma, { LABEL: "trailingComma" }));
+          this.CONSUME(T.RBracket);
+        },
+      },
+    ]);
+  });
+
+  private callArgs = this.RULE("callArgs", () => {
+    this.OPTION(() => {
+      this.SUBRULE(this.argument);
+      this.MANY(() => {
+        this.CONSUME(T.Comma);
+        this.SUBRULE2(this.argument);
+      });
+      this.OPTION2(() => this.CONSUME2(T.Comma, { LABEL: "trailingComma" }));
+    });
+  });
+
+  private argument = this.RULE("argument", () => {
+    this.OPTION(() => {
+      this.CONSUME(T.Identifier, { LABEL: "name" });
+      this.CONSUME(T.Assign);
+    });
+    this.SUBRULE(this.expression);
+  });
+
+  private indexItem = this.RULE("indexItem", () => {
+    this.OR([
+      { ALT: () => this.CONSUME(T.Ellipsis) },
+      {
+        ALT: () => {
+          this.CONSUME(T.Colon, { LABEL: "firstColon" });
+          this.OPTION(() => this.SUBRULE(this.expression, { LABEL: "stop" }));
+          this.OPTION2(() => {
+            this.CONSUME2(T.Colon, { LABEL: "secondColon" });
+            this.OPTION3(() => this.SUBRULE2(this.expression, { LABEL: "step" }));
+          });
+        },
+      },
+      {
+        ALT: () => {
+          this.SUBRULE3(this.expression, { LABEL: "start" });
+          this.OPTION4(() => {
+            this.CONSUME3(T.Colon, { LABEL: "firstColon" });
+            this.OPTION5(() => this.SUBRULE4(this.expression, { LABEL: "stop" }));
+            this.OPTION6(() => {
+              this.CONSUME4(T.Colon, { LABEL: "secondColon" });
+              this.OPTION7(() => this.SUBRULE5(this.expression, { LABEL: "step" }));
+            });
+          });
+        },
+      },
+    ]);
+  });
+
+  private primary = this.RULE("primary", () => {
+    this.OR([
+      { ALT: () => this.CONSUME(T.IntLit) },
+      { ALT: () => this.CONSUME(T.FloatLit) },
+      { ALT: () => this.CONSUME(T.StringLit) },
+      { ALT: () => this.CONSUME(T.True) },
+      { ALT: () => this.CONSUME(T.False) },
+      { ALT: () => this.CONSUME(T.Identifier) },
+      { ALT: () => this.SUBRULE(this.parenExpr) },
+      { ALT: () => this.SUBRULE(this.listExpr) },
+    ]);
+  });
+
+  private parenExpr = this.RULE("parenExpr", () => {
+    this.CONSUME(T.LParen);
+    this.OPTION(() => {
+      this.SUBRULE(this.expression, { LABEL: "elements" });
+      this.MANY(() => {
+        this.CONSUME(T.Comma);
+        this.SUBRULE2(this.expression, { LABEL: "elements" });
+      });
+      this.OPTION2(() => this.CONSUME2(T.Comma, { LABEL: "trailingComma" }));
+    });
+    this.CONSUME(T.RParen);
+  });
+
+  private listExpr = this.RULE("listExpr", () => {
+    this.CONSUME(T.LBracket);
+    this.OPTION(() => {
+      this.SUBRULE(this.expression, { LABEL: "elements" });
+      this.MANY(() => {
+        this.CONSUME(T.Comma);
+        this.SUBRULE2(this.expression, { LABEL: "elements" });
+      });
+      this.OPTION2(() => this.CONSUME2(T.Comma, { LABEL: "trailingComma" }));
+    });
+    this.CONSUME(T.RBracket);
+  });
+
+  // ─── Types ────────────────────────────────────────────────────────────────────────────────────
+
+  private typeExpr = this.RULE("typeExpr", () => {
+    this.OR([
+      {
+        ALT: () => {
+          this.CONSUME(T.Identifier, { LABEL: "name" });
+          this.OPTION(() => {
+            this.CONSUME(T.LBracket);
+            this.OPTION2(() => {
+              this.SUBRULE(this.typeArg, { LABEL: "args" });
+              this.MANY(() => {
+                this.CONSUME(T.Comma);
+                this.SUBRULE2(this.typeArg, { LABEL: "args" });
+              });
+              this.OPTION3(() => this.CONSUME2(T.Comma, { LABEL: "trailingComma" }));
+            });
+            this.CONSUME(T.RBracket);
+          });
+        },
+      },
+      {
+        ALT: () => {
+          this.CONSUME(T.LParen);
+          this.OPTION4(() => {
+            this.SUBRULE(this.typeExpr, { LABEL: "elements" });
+            this.MANY2(() => {
+              this.CONSUME3(T.Comma);
+              this.SUBRULE2(this.typeExpr, { LABEL: "elements" });
+            });
+            this.OPTION5(() => this.CONSUME4(T.Comma, { LABEL: "tupleTrailingComma" }));
+          });
+          this.CONSUME(T.RParen);
+        },
+      },
+    ]);
+  });
+
+  private typeArg = this.RULE("typeArg", () => {
+    this.OR([{ ALT: () => this.CONSUME(T.Ellipsis) }, { ALT: () => this.SUBRULE(this.expression) }]);
+  });
+
+  // ─── Train stages ─────────────────────────────────────────────────────────────────────────────
+
+  private trainStageDecl = this.RULE("trainStageDecl", () => {
+    this.CONSUME(T.Train);
+    this.CONSUME(T.Stage);
+    this.CONSUME(T.Identifier, { LABEL: "name" });
+    this.CONSUME(T.For);
+    this.CONSUME2(T.Identifier, { LABEL: "model" });
+    this.OPTION(() => {
+      this.CONSUME(T.Extends);
+      this.CONSUME3(T.Identifier, { LABEL: "parent" });
+    });
+    this.CONSUME(T.LBrace);
+    this.MANY(() => {
+      this.SUBRULE(this.stageItem);
+      this.OPTION2(() => this.CONSUME(T.Semicolon));
+    });
+    this.CONSUME(T.RBrace);
+  });
+
+  private stageItem = this.RULE("stageItem", () => {
+    this.OR({
+      IGNORE_AMBIGUITIES: true,
+      DEF: [
+        { ALT: () => this.SUBRULE(this.freezeItem) },
+        {
+          ALT: () => {
+            this.CONSUME(T.Identifier, { LABEL: "name" });
+            this.SUBRULE(this.expression, { LABEL: "value" });
+          },
+        },
+      ],
+    });
+  });
+
+  private freezeItem = this.RULE("freezeItem", () => {
+    this.OR([{ ALT: () => this.CONSUME(T.Freeze, { LABEL: "mode" }) }, { ALT: () => this.CONSUME(T.Unfreeze, { LABEL: "mode" }) }]);
+    this.SUBRULE(this.dottedPath, { LABEL: "paths" });
+    this.MANY({
+      GATE: () => !this.startsStageItem(this.LA(2), this.LA(3)),
+      DEF: () => {
+        this.CONSUME(T.Comma);
+        this.SUBRULE2(this.dottedPath, { LABEL: "paths" });
+      },
+    });
+    this.OPTION(() => this.CONSUME2(T.Comma, { LABEL: "trailingComma" }));
+  });
+
+  private dottedPath = this.RULE("dottedPath", () => {
+    this.SUBRULE(this.pathSegment, { LABEL: "segments" });
+    this.MANY(() => {
+      this.CONSUME(T.Dot);
+      this.SUBRULE2(this.pathSegment, { LABEL: "segments" });
+    });
+  });
+
+  private pathSegment = this.RULE("pathSegment", () => {
+    this.OR([
+      { ALT: () => this.CONSUME(T.Identifier, { LABEL: "part" }) },
+      { ALT: () => this.CONSUME(T.IntLit, { LABEL: "part" }) },
+      { ALT: () => this.CONSUME(T.FloatLit, { LABEL: "part" }) },
+      { ALT: () => this.CONSUME(T.Star, { LABEL: "part" }) },
+    ]);
+  });
+}
+
+let shared: IvmParser | undefined;
+/** Building the parser runs chevrotain's grammar analysis (tens of ms), so it is done once. */
+export function ivmParser(): IvmParser {
+  shared ??= new IvmParser();
+  return shared;
+}
