@@ -89,3 +89,13 @@ export function isUnitStride(map: IndexMap): boolean {
   const m = simplify(map);
   return m.sizes.length === 0 || (m.sizes.length === 1 && m.strides[0] === 1);
 }
+
+/** The same map counted in vec4 units; only valid when `vec4Aligned(map)`. */
+export function inVec4Units(map: IndexMap): IndexMap {
+  return { sizes: map.sizes, strides: map.strides.map((s) => s / 4), offset: (map.offset ?? 0) / 4 };
+}
+
+/** Every stride and the offset are multiples of 4 elements. */
+export function vec4Aligned(map: IndexMap): boolean {
+  return (map.offset ?? 0) % 4 === 0 && simplify(map).strides.every((s) => s % 4 === 0);
+}

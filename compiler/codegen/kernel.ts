@@ -26,7 +26,17 @@ export function profileFor(info: { isSoftware: boolean; subgroupMinSize: number 
   return { software: info.isSoftware, subgroups, subgroupSize: subgroups ? info.subgroupMinSize : 0 };
 }
 
-export type ElemType = "f32" | "i32" | "u32";
+/** `vec4*` bind a tensor as `array<vec4<...>>` for 16-byte loads. */
+export type ElemType = "f32" | "i32" | "u32" | "vec4f" | "vec4i" | "vec4u";
+
+const WGSL_ELEM: Record<ElemType, string> = {
+  f32: "f32",
+  i32: "i32",
+  u32: "u32",
+  vec4f: "vec4<f32>",
+  vec4i: "vec4<i32>",
+  vec4u: "vec4<u32>",
+};
 
 export type KernelBinding =
   /** A tensor in the executor's arena; the dispatch names which buffer. */
@@ -63,7 +73,7 @@ export function bindingDecls(bindings: readonly KernelBinding[]): string {
     .map((b, i) => {
       if (b.kind === "dynamic") return `@group(0) @binding(${i}) var<uniform> ${b.name}: IvcDynamic;`;
       const access = b.kind === "storage" ? b.access : "read";
-      return `@group(0) @binding(${i}) var<storage, ${access}> ${b.name}: array<${b.elem}>;`;
+      return `@group(0) @binding(${i}) var<storage, ${access}> ${b.name}: array<${WGSL_ELEM[b.elem]}>;`;
     })
     .join("\n");
 }

@@ -9,7 +9,7 @@
  * - discrete: 16 x 16 threads, 64 x 64 tile, 4 x 4 per thread, operands staged in workgroup memory.
  */
 import { epilogueFn, NO_EPILOGUE, type Epilogue } from "./epilogue.ts";
-import { linear, offsetExpr, type IndexMap } from "./index-map.ts";
+import { inVec4Units, isUnitStride, linear, offsetExpr, simplify, vec4Aligned, type IndexMap } from "./index-map.ts";
 import { bindingDecls, ceilDiv, kernelHeader, storage, type AdapterProfile, type Kernel, type KernelBinding } from "./kernel.ts";
 import { helpersFor } from "./wgsl-math.ts";
 
@@ -66,8 +66,8 @@ export function resolveMatmul(p: MatmulParams): ResolvedMatmul {
   return { batch: p.batch, M, N, K, a, b, c };
 }
 
-function matmulBindings(epi: Epilogue): KernelBinding[] {
-  return [storage("A", "read"), storage("B", "read"), storage("C", "read_write"), ...epi.inputs.map((n) => storage(n, "read"))];
+function matmulBindings(epi: Epilogue, aVec = false, bVec = false): KernelBinding[] {
+  return [storage("A", "read", aVec ? "vec4f" : "f32"), storage("B", "read", bVec ? "vec4f" : "f32"), storage("C", "read_write"), ...epi.inputs.map((n) => storage(n, "read"))];
 }
 
 function defaultName(p: MatmulParams): string {
@@ -99,30 +99,35 @@ function simdMatmul(p: MatmulParams, broadcast: boolean): Kernel {
   const colsIdx = [...Array(COL_GROUPS * 4).keys()];
   const K4 = K - (K % 4);
 
-  const aOff = (kExpr: string) => `aBase + ${offsetExpr(r.a.inner, kExpr)}`;
-  const bOff = (kExpr: string, c: number) => `bBase + ${offsetExpr(r.b.outer, kExpr)} + bc${c}`;
-  const aRowLoad = (row: string, kExpr: string, j: number) => `A[${row} + ${offsetExpr(r.a.inner, `${kExpr} + ${j}u`)}]`;
+  // 16-byte operand loads where the layout allows (the same count of load instructions moves 4x the data).
+  const aVec = isUnitStride(r.a.inner) && K % 4 === 0 && r.a.batchStride % 4 === 0 && vec4Aligned(r.a.outer) && (simplify(r.a.inner).offset ?? 0) % 4 === 0;
+  const bVec = isUnitStride(r.b.inner) && N % 4 === 0 && r.b.batchStride % 4 === 0 && vec4Aligned(r.b.outer) && (simplify(r.b.inner).offset ?? 0) % 4 === 0;
+  const aInnerOff = (kExpr: string) => offsetExpr(r.a.inner, kExpr);
+  const aVecAt = (base: string) => `A[${base} + k / 4u]`;
+  const bRow = (kExpr: string) => (bVec ? offsetExpr(inVec4Units(r.b.outer), kExpr) : offsetExpr(r.b.outer, kExpr));
 
-  // One k step of width `w` (4 in the main loop, 1 in the tail).
+  // One k step of width \`w\` (4 in the main loop, 1 in the tail; the tail never runs with aVec).
   const kStep = (w: number) => {
     const lines: string[] = [];
     const comps = ["x", "y", "z", "w"];
     for (let j = 0; j < w; j++) {
+      lines.push(`    let bRow${j} = bBase + ${bRow(`k + ${j}u`)};`);
       for (let g = 0; g < COL_GROUPS; g++) {
-        const loads = [0, 1, 2, 3].map((q) => `B[${bOff(`k + ${j}u`, g * 4 + q)}]`);
-        lines.push(`    let b${j}_${g} = vec4<f32>(${loads.join(", ")});`);
+        if (bVec) lines.push(`    let b${j}_${g} = B[bRow${j} + bq${g}];`);
+        else {
+          const loads = [0, 1, 2, 3].map((q) => `B[bRow${j} + bc${g * 4 + q}]`);
+          lines.push(`    let b${j}_${g} = vec4<f32>(${loads.join(", ")});`);
+        }
       }
     }
-    if (broadcast) {
-      const loads = [...Array(w).keys()].map((j) => `A[${aOff(`k + ${j}u`)}]`);
-      lines.push(w === 4 ? `    let aMine = vec4<f32>(${loads.join(", ")});` : `    let aMine = ${loads[0]};`);
-    }
+    const scalarA = (base: string) => {
+      const loads = [...Array(w).keys()].map((j) => `A[${base} + ${aInnerOff(`k + ${j}u`)}]`);
+      return w === 4 ? `vec4<f32>(${loads.join(", ")})` : loads[0];
+    };
+    if (broadcast) lines.push(`    let aMine = ${aVec && w === 4 ? aVecAt("aBase") : scalarA("aBase")};`);
     for (const row of rowsIdx) {
       if (broadcast) lines.push(`    let a${row} = subgroupBroadcast(aMine, ${row}u);`);
-      else {
-        const loads = [...Array(w).keys()].map((j) => aRowLoad(`aRow${row}`, "k", j));
-        lines.push(w === 4 ? `    let a${row} = vec4<f32>(${loads.join(", ")});` : `    let a${row} = ${loads[0]};`);
-      }
+      else lines.push(`    let a${row} = ${aVec && w === 4 ? aVecAt(`aRow${row}`) : scalarA(`aRow${row}`)};`);
       for (let g = 0; g < COL_GROUPS; g++) {
         const terms = [...Array(w).keys()].map((j) => `a${row}${w === 4 ? "." + comps[j] : ""} * b${j}_${g}`);
         lines.push(`    acc${row}_${g} += ${terms.join(" + ")};`);
@@ -131,13 +136,22 @@ function simdMatmul(p: MatmulParams, broadcast: boolean): Kernel {
     return lines.join("\n");
   };
 
-  const colOffsets = colsIdx.map((c) => {
-    const col = `n0 + lane * 4u + ${Math.floor(c / 4) * 32 + (c % 4)}u`;
-    return `  let bc${c} = ${offsetExpr(r.b.inner, `min(${col}, ${N - 1}u)`)};`;
-  });
+  const colOffsets = bVec
+    ? [...Array(COL_GROUPS).keys()].map(
+        (g) => `  let bq${g} = min(n0 / 4u + lane + ${g * 8}u, ${N / 4 - 1}u) + ${(simplify(r.b.inner).offset ?? 0) / 4}u;`,
+      )
+    : colsIdx.map((c) => {
+        const col = `n0 + lane * 4u + ${Math.floor(c / 4) * 32 + (c % 4)}u`;
+        return `  let bc${c} = ${offsetExpr(r.b.inner, `min(${col}, ${N - 1}u)`)};`;
+      });
+  const aUnit = aVec ? 4 : 1;
+  const aRowBase = (rowExpr: string) => {
+    const off = `b * ${r.a.batchStride / aUnit}u + ${offsetExpr(aVec ? inVec4Units(r.a.outer) : r.a.outer, `min(${rowExpr}, ${M - 1}u)`)}`;
+    return aVec ? `${off} + ${(simplify(r.a.inner).offset ?? 0) / 4}u` : off;
+  };
   const rowOffsets = broadcast
-    ? [`  let aBase = b * ${r.a.batchStride}u + ${offsetExpr(r.a.outer, `min(m0 + lane, ${M - 1}u)`)};`]
-    : rowsIdx.map((row) => `  let aRow${row} = b * ${r.a.batchStride}u + ${offsetExpr(r.a.outer, `min(m0 + ${row}u, ${M - 1}u)`)};`);
+    ? [`  let aBase = ${aRowBase("m0 + lane")};`]
+    : rowsIdx.map((row) => `  let aRow${row} = ${aRowBase(`m0 + ${row}u`)};`);
   const stores: string[] = [];
   for (const row of rowsIdx) {
     stores.push(`  if (m0 + ${row}u < ${M}u) {`);
@@ -154,7 +168,7 @@ function simdMatmul(p: MatmulParams, broadcast: boolean): Kernel {
     stores.push("  }");
   }
   const accDecls = rowsIdx.flatMap((row) => [...Array(COL_GROUPS).keys()].map((g) => `  var acc${row}_${g} = vec4<f32>(0.0);`));
-  const bindings = matmulBindings(epi);
+  const bindings = matmulBindings(epi, aVec, bVec);
   const epiCode = epilogueFn(epi);
   const wgsl = `${kernelHeader(name, `${describe(r)}; 8-lane SIMD tile 8x64${broadcast ? ", A shared by subgroupBroadcast" : ""}`, source, broadcast ? ["subgroups"] : [])}
 ${bindingDecls(bindings)}
@@ -167,7 +181,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let b = wid.z;
   let m0 = wid.y * ${ROWS}u;
   let n0 = wid.x * ${TILE_N}u;
-  let bBase = b * ${r.b.batchStride}u;
+  let bBase = b * ${bVec ? r.b.batchStride / 4 : r.b.batchStride}u;
 ${rowOffsets.join("\n")}
 ${colOffsets.join("\n")}
 ${accDecls.join("\n")}

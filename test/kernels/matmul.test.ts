@@ -42,8 +42,9 @@ const profiles = () => [
 describe("matmul", () => {
   it("matches the CPU reference on odd shapes, all transposes, every profile", async () => {
     let seed = 1;
-    for (const [, profile] of profiles()) {
-      for (const [batch, M, N, K] of shapes) {
+    for (const [label, profile] of profiles()) {
+      // The fallbacks share the index maths; two shapes each keep the file fast.
+      for (const [batch, M, N, K] of label === "lavapipe" ? shapes : shapes.slice(1, 3)) {
         for (const transA of [false, true]) {
           for (const transB of [false, true]) await check({ batch, M, N, K, transA, transB }, profile, seed++);
         }
