@@ -55,8 +55,11 @@ export class ExprBuilder {
     const span = nodeSpan(this.ctx, n, at);
     const operands = childNodes(n, "unary");
     const ops = childTokens(n, "BinaryOp");
-    const prefixCount = operands.reduce((sum, u) => sum + childTokens(u, "prefix").length, 0);
-    if (ops.length + prefixCount > MAX_OPERATORS) {
+    const unaryAndPostfix = operands.reduce(
+      (sum, u) => sum + childTokens(u, "prefix").length + childNodes(childNode(u, "postfix"), "postfixOp").length,
+      0,
+    );
+    if (ops.length + unaryAndPostfix > MAX_OPERATORS) {
       this.ctx.diagnostics.push(makeDiagnostic("IV1023", span, { limit: MAX_OPERATORS }));
       return this.error(span);
     }

@@ -153,12 +153,13 @@ export class SyntaxErrorMapper {
         const opener = innermostOpen(this.ctx.tokens, this.tokenIndex(err));
         if (opener) {
           const what = bracketNoun(rule, want);
-          return makeDiagnostic(
-            "IV1011",
-            this.where(err, true),
-            { close: T.tokenSpelling(want), what, line: opener.startLine!, col: opener.startColumn!, found: foundText },
-            { notes: [{ message: `the ${what} starts here`, span: tokenSpan(file, opener) }] },
-          );
+          return makeDiagnostic("IV1011", this.where(err, true), {
+            close: T.tokenSpelling(want),
+            what,
+            line: opener.startLine!,
+            col: opener.startColumn!,
+            found: foundText,
+          });
         }
       }
       if (want === T.Arrow) return makeDiagnostic("IV1019", this.where(err, true), { found: foundText });

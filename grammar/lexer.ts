@@ -13,7 +13,7 @@ import {
 
 let sharedLexer: Lexer | undefined;
 function lexer(): Lexer {
-  sharedLexer ??= new Lexer([...ALL_TOKENS], { positionTracking: "full", ensureOptimizations: false });
+  sharedLexer ??= new Lexer([...ALL_TOKENS], { positionTracking: "full", ensureOptimizations: true });
   return sharedLexer;
 }
 

@@ -29,13 +29,23 @@ export interface LayoutFacts {
   readonly lineStarts: ReadonlySet<IToken>;
 }
 
+/** Alternatives built through a call, so no closure gets a name-preserving wrapper from the TS loader. */
+function alt(fn: () => unknown): { ALT: () => unknown } {
+  return { ALT: fn };
+}
+
 const STAGE_ITEM_CONTINUATIONS: readonly TokenType[] = [T.Dot, T.Comma, T.RBrace, T.Semicolon, EOF];
 
 export class IvmParser extends CstParser {
   private layout: LayoutFacts = { lineStarts: new Set() };
 
   constructor() {
-    super([...T.PARSER_TOKENS], { recoveryEnabled: true, maxLookahead: 3, errorMessageProvider: ENCODING_PROVIDER, nodeLocationTracking: "full" });
+    super([...T.PARSER_TOKENS], {
+      recoveryEnabled: true,
+      maxLookahead: 3,
+      errorMessageProvider: ENCODING_PROVIDER,
+      nodeLocationTracking: "full",
+    });
     this.performSelfAnalysis();
   }
 
@@ -52,9 +62,7 @@ export class IvmParser extends CstParser {
   /** In `freeze a,\n steps 200` the comma is a trailing one: `steps` starts the next item. */
   private startsStageItem(name: IToken, next: IToken): boolean {
     return (
-      this.layout.lineStarts.has(name) &&
-      next.startLine === name.startLine &&
-      !STAGE_ITEM_CONTINUATIONS.includes(next.tokenType)
+      this.layout.lineStarts.has(name) && next.startLine === name.startLine && !STAGE_ITEM_CONTINUATIONS.includes(next.tokenType)
     );
   }
 
@@ -62,11 +70,11 @@ export class IvmParser extends CstParser {
 
   public topDecl = this.RULE("topDecl", () => {
     this.OR([
-      { ALT: () => this.SUBRULE(this.importDecl) },
-      { ALT: () => this.SUBRULE(this.configDecl) },
-      { ALT: () => this.SUBRULE(this.presetDecl) },
-      { ALT: () => this.SUBRULE(this.moduleDecl) },
-      { ALT: () => this.SUBRULE(this.trainStageDecl) },
+      alt(() => this.SUBRULE(this.importDecl)),
+      alt(() => this.SUBRULE(this.configDecl)),
+      alt(() => this.SUBRULE(this.presetDecl)),
+      alt(() => this.SUBRULE(this.moduleDecl)),
+      alt(() => this.SUBRULE(this.trainStageDecl)),
     ]);
   });
 
@@ -100,7 +108,7 @@ export class IvmParser extends CstParser {
     this.CONSUME(T.LBrace);
     this.MANY(() => {
       this.SUBRULE(this.configField);
-      this.OPTION(() => this.OR([{ ALT: () => this.CONSUME(T.Comma) }, { ALT: () => this.CONSUME(T.Semicolon) }]));
+      this.OPTION(() => this.OR([alt(() => this.CONSUME(T.Comma)), alt(() => this.CONSUME(T.Semicolon))]));
     });
     this.CONSUME(T.RBrace);
   });
@@ -123,7 +131,7 @@ export class IvmParser extends CstParser {
     this.CONSUME(T.LBrace);
     this.MANY(() => {
       this.SUBRULE(this.presetOverride);
-      this.OPTION(() => this.OR([{ ALT: () => this.CONSUME(T.Comma) }, { ALT: () => this.CONSUME(T.Semicolon) }]));
+      this.OPTION(() => this.OR([alt(() => this.CONSUME(T.Comma)), alt(() => this.CONSUME(T.Semicolon))]));
     });
     this.CONSUME(T.RBrace);
   });
@@ -137,7 +145,7 @@ export class IvmParser extends CstParser {
   // ─── Modules ──────────────────────────────────────────────────────────────────────────────────
 
   private moduleDecl = this.RULE("moduleDecl", () => {
-    this.OR([{ ALT: () => this.CONSUME(T.Module, { LABEL: "role" }) }, { ALT: () => this.CONSUME(T.Model, { LABEL: "role" }) }]);
+    this.OR([alt(() => this.CONSUME(T.Module, { LABEL: "role" })), alt(() => this.CONSUME(T.Model, { LABEL: "role" }))]);
     this.CONSUME(T.Identifier, { LABEL: "name" });
     this.OPTION(() => {
       this.CONSUME(T.LParen);
@@ -175,11 +183,11 @@ export class IvmParser extends CstParser {
 
   private member = this.RULE("member", () => {
     this.OR([
-      { ALT: () => this.SUBRULE(this.letMember) },
-      { ALT: () => this.SUBRULE(this.annotatedMember) },
-      { ALT: () => this.SUBRULE(this.ifMember) },
-      { ALT: () => this.SUBRULE(this.forMember) },
-      { ALT: () => this.SUBRULE(this.forwardMember) },
+      alt(() => this.SUBRULE(this.letMember)),
+      alt(() => this.SUBRULE(this.annotatedMember)),
+      alt(() => this.SUBRULE(this.ifMember)),
+      alt(() => this.SUBRULE(this.forMember)),
+      alt(() => this.SUBRULE(this.forwardMember)),
     ]);
   });
 
@@ -193,25 +201,21 @@ export class IvmParser extends CstParser {
   private annotatedMember = this.RULE("annotatedMember", () => {
     this.MANY(() => this.SUBRULE(this.annotation, { LABEL: "before" }));
     this.OR([
-      {
-        ALT: () => {
-          this.OR2([{ ALT: () => this.CONSUME(T.Param, { LABEL: "role" }) }, { ALT: () => this.CONSUME(T.Buffer, { LABEL: "role" }) }]);
-          this.SUBRULE(this.memberTarget);
-          this.CONSUME(T.Colon);
-          this.SUBRULE(this.typeExpr);
-          this.MANY2({
-            GATE: () => !this.layout.lineStarts.has(this.LA(1)),
-            DEF: () => this.SUBRULE2(this.annotation, { LABEL: "after" }),
-          });
-        },
-      },
-      {
-        ALT: () => {
-          this.SUBRULE2(this.memberTarget);
-          this.CONSUME(T.Assign);
-          this.SUBRULE(this.expression);
-        },
-      },
+      alt(() => {
+        this.OR2([alt(() => this.CONSUME(T.Param, { LABEL: "role" })), alt(() => this.CONSUME(T.Buffer, { LABEL: "role" }))]);
+        this.SUBRULE(this.memberTarget);
+        this.CONSUME(T.Colon);
+        this.SUBRULE(this.typeExpr);
+        this.MANY2({
+          GATE: () => !this.layout.lineStarts.has(this.LA(1)),
+          DEF: () => this.SUBRULE2(this.annotation, { LABEL: "after" }),
+        });
+      }),
+      alt(() => {
+        this.SUBRULE2(this.memberTarget);
+        this.CONSUME(T.Assign);
+        this.SUBRULE(this.expression);
+      }),
     ]);
   });
 
@@ -250,8 +254,8 @@ export class IvmParser extends CstParser {
     this.OPTION(() => {
       this.CONSUME(T.Else);
       this.OR([
-        { ALT: () => this.SUBRULE(this.ifMember, { LABEL: "elseIf" }) },
-        { ALT: () => this.SUBRULE2(this.memberBody, { LABEL: "else" }) },
+        alt(() => this.SUBRULE(this.ifMember, { LABEL: "elseIf" })),
+        alt(() => this.SUBRULE2(this.memberBody, { LABEL: "else" })),
       ]);
     });
   });
@@ -281,13 +285,11 @@ export class IvmParser extends CstParser {
     this.CONSUME(T.Arrow);
     this.SUBRULE(this.typeExpr, { LABEL: "returnType" });
     this.OR([
-      {
-        ALT: () => {
-          this.CONSUME(T.Assign);
-          this.SUBRULE(this.expression, { LABEL: "bodyExpr" });
-        },
-      },
-      { ALT: () => this.SUBRULE(this.block) },
+      alt(() => {
+        this.CONSUME(T.Assign);
+        this.SUBRULE(this.expression, { LABEL: "bodyExpr" });
+      }),
+      alt(() => this.SUBRULE(this.block)),
     ]);
   });
 
@@ -304,11 +306,11 @@ export class IvmParser extends CstParser {
 
   private statement = this.RULE("statement", () => {
     this.OR([
-      { ALT: () => this.SUBRULE(this.letStmt) },
-      { ALT: () => this.SUBRULE(this.ifStmt) },
-      { ALT: () => this.SUBRULE(this.forStmt) },
-      { ALT: () => this.SUBRULE(this.returnStmt) },
-      { ALT: () => this.SUBRULE(this.exprStmt) },
+      alt(() => this.SUBRULE(this.letStmt)),
+      alt(() => this.SUBRULE(this.ifStmt)),
+      alt(() => this.SUBRULE(this.forStmt)),
+      alt(() => this.SUBRULE(this.returnStmt)),
+      alt(() => this.SUBRULE(this.exprStmt)),
     ]);
   });
 
@@ -321,19 +323,17 @@ export class IvmParser extends CstParser {
 
   private pattern = this.RULE("pattern", () => {
     this.OR([
-      { ALT: () => this.CONSUME(T.Identifier, { LABEL: "name" }) },
-      {
-        ALT: () => {
-          this.CONSUME(T.LParen);
-          this.SUBRULE(this.pattern, { LABEL: "elements" });
-          this.MANY(() => {
-            this.CONSUME(T.Comma);
-            this.SUBRULE2(this.pattern, { LABEL: "elements" });
-          });
-          this.OPTION(() => this.CONSUME2(T.Comma, { LABEL: "trailingComma" }));
-          this.CONSUME(T.RParen);
-        },
-      },
+      alt(() => this.CONSUME(T.Identifier, { LABEL: "name" })),
+      alt(() => {
+        this.CONSUME(T.LParen);
+        this.SUBRULE(this.pattern, { LABEL: "elements" });
+        this.MANY(() => {
+          this.CONSUME(T.Comma);
+          this.SUBRULE2(this.pattern, { LABEL: "elements" });
+        });
+        this.OPTION(() => this.CONSUME2(T.Comma, { LABEL: "trailingComma" }));
+        this.CONSUME(T.RParen);
+      }),
     ]);
   });
 
@@ -344,8 +344,8 @@ export class IvmParser extends CstParser {
     this.OPTION(() => {
       this.CONSUME(T.Else);
       this.OR([
-        { ALT: () => this.SUBRULE(this.ifStmt, { LABEL: "elseIf" }) },
-        { ALT: () => this.SUBRULE2(this.block, { LABEL: "else" }) },
+        alt(() => this.SUBRULE(this.ifStmt, { LABEL: "elseIf" })),
+        alt(() => this.SUBRULE2(this.block, { LABEL: "else" })),
       ]);
     });
   });
@@ -367,7 +367,7 @@ export class IvmParser extends CstParser {
   private exprStmt = this.RULE("exprStmt", () => {
     this.SUBRULE(this.expression, { LABEL: "target" });
     this.OPTION(() => {
-      this.OR([{ ALT: () => this.CONSUME(T.Assign) }, { ALT: () => this.CONSUME(T.CompoundAssign) }]);
+      this.OR([alt(() => this.CONSUME(T.Assign)), alt(() => this.CONSUME(T.CompoundAssign))]);
       this.SUBRULE2(this.expression, { LABEL: "value" });
     });
   });
@@ -388,9 +388,9 @@ export class IvmParser extends CstParser {
   private unary = this.RULE("unary", () => {
     this.MANY(() =>
       this.OR([
-        { ALT: () => this.CONSUME(T.Minus, { LABEL: "prefix" }) },
-        { ALT: () => this.CONSUME(T.Plus, { LABEL: "prefix" }) },
-        { ALT: () => this.CONSUME(T.Not, { LABEL: "prefix" }) },
+        alt(() => this.CONSUME(T.Minus, { LABEL: "prefix" })),
+        alt(() => this.CONSUME(T.Plus, { LABEL: "prefix" })),
+        alt(() => this.CONSUME(T.Not, { LABEL: "prefix" })),
       ]),
     );
     this.SUBRULE(this.postfix);
@@ -403,31 +403,25 @@ export class IvmParser extends CstParser {
 
   private postfixOp = this.RULE("postfixOp", () => {
     this.OR([
-      {
-        ALT: () => {
-          this.CONSUME(T.Dot);
-          this.CONSUME(T.Identifier, { LABEL: "property" });
-        },
-      },
-      {
-        ALT: () => {
-          this.CONSUME(T.LParen);
-          this.SUBRULE(this.callArgs);
-          this.CONSUME(T.RParen);
-        },
-      },
-      {
-        ALT: () => {
-          this.CONSUME(T.LBracket);
-          this.SUBRULE(this.indexItem, { LABEL: "items" });
-          this.MANY(() => {
-            this.CONSUME(T.Comma);
-            this.SUBRULE2(this.indexItem, { LABEL: "items" });
-          });
-          this.OPTION(() => this.CONSUME2(T.Comma, { LABEL: "trailingComma" }));
-          this.CONSUME(T.RBracket);
-        },
-      },
+      alt(() => {
+        this.CONSUME(T.Dot);
+        this.CONSUME(T.Identifier, { LABEL: "property" });
+      }),
+      alt(() => {
+        this.CONSUME(T.LParen);
+        this.SUBRULE(this.callArgs);
+        this.CONSUME(T.RParen);
+      }),
+      alt(() => {
+        this.CONSUME(T.LBracket);
+        this.SUBRULE(this.indexItem, { LABEL: "items" });
+        this.MANY(() => {
+          this.CONSUME(T.Comma);
+          this.SUBRULE2(this.indexItem, { LABEL: "items" });
+        });
+        this.OPTION(() => this.CONSUME2(T.Comma, { LABEL: "trailingComma" }));
+        this.CONSUME(T.RBracket);
+      }),
     ]);
   });
 
@@ -452,43 +446,39 @@ export class IvmParser extends CstParser {
 
   private indexItem = this.RULE("indexItem", () => {
     this.OR([
-      { ALT: () => this.CONSUME(T.Ellipsis) },
-      {
-        ALT: () => {
-          this.CONSUME(T.Colon, { LABEL: "firstColon" });
-          this.OPTION(() => this.SUBRULE(this.expression, { LABEL: "stop" }));
-          this.OPTION2(() => {
-            this.CONSUME2(T.Colon, { LABEL: "secondColon" });
-            this.OPTION3(() => this.SUBRULE2(this.expression, { LABEL: "step" }));
+      alt(() => this.CONSUME(T.Ellipsis)),
+      alt(() => {
+        this.CONSUME(T.Colon, { LABEL: "firstColon" });
+        this.OPTION(() => this.SUBRULE(this.expression, { LABEL: "stop" }));
+        this.OPTION2(() => {
+          this.CONSUME2(T.Colon, { LABEL: "secondColon" });
+          this.OPTION3(() => this.SUBRULE2(this.expression, { LABEL: "step" }));
+        });
+      }),
+      alt(() => {
+        this.SUBRULE3(this.expression, { LABEL: "start" });
+        this.OPTION4(() => {
+          this.CONSUME3(T.Colon, { LABEL: "firstColon" });
+          this.OPTION5(() => this.SUBRULE4(this.expression, { LABEL: "stop" }));
+          this.OPTION6(() => {
+            this.CONSUME4(T.Colon, { LABEL: "secondColon" });
+            this.OPTION7(() => this.SUBRULE5(this.expression, { LABEL: "step" }));
           });
-        },
-      },
-      {
-        ALT: () => {
-          this.SUBRULE3(this.expression, { LABEL: "start" });
-          this.OPTION4(() => {
-            this.CONSUME3(T.Colon, { LABEL: "firstColon" });
-            this.OPTION5(() => this.SUBRULE4(this.expression, { LABEL: "stop" }));
-            this.OPTION6(() => {
-              this.CONSUME4(T.Colon, { LABEL: "secondColon" });
-              this.OPTION7(() => this.SUBRULE5(this.expression, { LABEL: "step" }));
-            });
-          });
-        },
-      },
+        });
+      }),
     ]);
   });
 
   private primary = this.RULE("primary", () => {
     this.OR([
-      { ALT: () => this.CONSUME(T.IntLit) },
-      { ALT: () => this.CONSUME(T.FloatLit) },
-      { ALT: () => this.CONSUME(T.StringLit) },
-      { ALT: () => this.CONSUME(T.True) },
-      { ALT: () => this.CONSUME(T.False) },
-      { ALT: () => this.CONSUME(T.Identifier) },
-      { ALT: () => this.SUBRULE(this.parenExpr) },
-      { ALT: () => this.SUBRULE(this.listExpr) },
+      alt(() => this.CONSUME(T.IntLit)),
+      alt(() => this.CONSUME(T.FloatLit)),
+      alt(() => this.CONSUME(T.StringLit)),
+      alt(() => this.CONSUME(T.True)),
+      alt(() => this.CONSUME(T.False)),
+      alt(() => this.CONSUME(T.Identifier)),
+      alt(() => this.SUBRULE(this.parenExpr)),
+      alt(() => this.SUBRULE(this.listExpr)),
     ]);
   });
 
@@ -522,42 +512,38 @@ export class IvmParser extends CstParser {
 
   private typeExpr = this.RULE("typeExpr", () => {
     this.OR([
-      {
-        ALT: () => {
-          this.CONSUME(T.Identifier, { LABEL: "name" });
-          this.OPTION(() => {
-            this.CONSUME(T.LBracket);
-            this.OPTION2(() => {
-              this.SUBRULE(this.typeArg, { LABEL: "args" });
-              this.MANY(() => {
-                this.CONSUME(T.Comma);
-                this.SUBRULE2(this.typeArg, { LABEL: "args" });
-              });
-              this.OPTION3(() => this.CONSUME2(T.Comma, { LABEL: "trailingComma" }));
+      alt(() => {
+        this.CONSUME(T.Identifier, { LABEL: "name" });
+        this.OPTION(() => {
+          this.CONSUME(T.LBracket);
+          this.OPTION2(() => {
+            this.SUBRULE(this.typeArg, { LABEL: "args" });
+            this.MANY(() => {
+              this.CONSUME(T.Comma);
+              this.SUBRULE2(this.typeArg, { LABEL: "args" });
             });
-            this.CONSUME(T.RBracket);
+            this.OPTION3(() => this.CONSUME2(T.Comma, { LABEL: "trailingComma" }));
           });
-        },
-      },
-      {
-        ALT: () => {
-          this.CONSUME(T.LParen);
-          this.OPTION4(() => {
-            this.SUBRULE(this.typeExpr, { LABEL: "elements" });
-            this.MANY2(() => {
-              this.CONSUME3(T.Comma);
-              this.SUBRULE2(this.typeExpr, { LABEL: "elements" });
-            });
-            this.OPTION5(() => this.CONSUME4(T.Comma, { LABEL: "tupleTrailingComma" }));
+          this.CONSUME(T.RBracket);
+        });
+      }),
+      alt(() => {
+        this.CONSUME(T.LParen);
+        this.OPTION4(() => {
+          this.SUBRULE(this.typeExpr, { LABEL: "elements" });
+          this.MANY2(() => {
+            this.CONSUME3(T.Comma);
+            this.SUBRULE2(this.typeExpr, { LABEL: "elements" });
           });
-          this.CONSUME(T.RParen);
-        },
-      },
+          this.OPTION5(() => this.CONSUME4(T.Comma, { LABEL: "tupleTrailingComma" }));
+        });
+        this.CONSUME(T.RParen);
+      }),
     ]);
   });
 
   private typeArg = this.RULE("typeArg", () => {
-    this.OR([{ ALT: () => this.CONSUME(T.Ellipsis) }, { ALT: () => this.SUBRULE(this.expression) }]);
+    this.OR([alt(() => this.CONSUME(T.Ellipsis)), alt(() => this.SUBRULE(this.expression))]);
   });
 
   // ─── Train stages ─────────────────────────────────────────────────────────────────────────────
@@ -584,19 +570,17 @@ export class IvmParser extends CstParser {
     this.OR({
       IGNORE_AMBIGUITIES: true,
       DEF: [
-        { ALT: () => this.SUBRULE(this.freezeItem) },
-        {
-          ALT: () => {
-            this.CONSUME(T.Identifier, { LABEL: "name" });
-            this.SUBRULE(this.expression, { LABEL: "value" });
-          },
-        },
+        alt(() => this.SUBRULE(this.freezeItem)),
+        alt(() => {
+          this.CONSUME(T.Identifier, { LABEL: "name" });
+          this.SUBRULE(this.expression, { LABEL: "value" });
+        }),
       ],
     });
   });
 
   private freezeItem = this.RULE("freezeItem", () => {
-    this.OR([{ ALT: () => this.CONSUME(T.Freeze, { LABEL: "mode" }) }, { ALT: () => this.CONSUME(T.Unfreeze, { LABEL: "mode" }) }]);
+    this.OR([alt(() => this.CONSUME(T.Freeze, { LABEL: "mode" })), alt(() => this.CONSUME(T.Unfreeze, { LABEL: "mode" }))]);
     this.SUBRULE(this.dottedPath, { LABEL: "paths" });
     this.MANY({
       GATE: () => !this.startsStageItem(this.LA(2), this.LA(3)),
@@ -618,10 +602,10 @@ export class IvmParser extends CstParser {
 
   private pathSegment = this.RULE("pathSegment", () => {
     this.OR([
-      { ALT: () => this.CONSUME(T.Identifier, { LABEL: "part" }) },
-      { ALT: () => this.CONSUME(T.IntLit, { LABEL: "part" }) },
-      { ALT: () => this.CONSUME(T.FloatLit, { LABEL: "part" }) },
-      { ALT: () => this.CONSUME(T.Star, { LABEL: "part" }) },
+      alt(() => this.CONSUME(T.Identifier, { LABEL: "part" })),
+      alt(() => this.CONSUME(T.IntLit, { LABEL: "part" })),
+      alt(() => this.CONSUME(T.FloatLit, { LABEL: "part" })),
+      alt(() => this.CONSUME(T.Star, { LABEL: "part" })),
     ]);
   });
 }

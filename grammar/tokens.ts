@@ -88,7 +88,7 @@ export const RBracket = createToken({ name: "RBracket", pattern: /\]/ });
 export const LBrace = createToken({ name: "LBrace", pattern: /\{/ });
 export const RBrace = createToken({ name: "RBrace", pattern: /\}/ });
 /** Anything else, one character at a time; the lexer wrapper merges runs into one diagnostic. */
-export const BadChar = createToken({ name: "BadChar", pattern: /[\s\S]/u });
+export const BadChar = createToken({ name: "BadChar", pattern: /[\s\S]/ });
 
 export const KEYWORD_TOKENS: readonly TokenType[] = [
   Import, Module, Forward, Let, Return, If, Else, For, In, Param, Buffer, True, False, And, Or, Not,

@@ -1,7 +1,9 @@
 import type { Command } from "commander";
+import { registerCheck } from "./check.ts";
 import { registerDoctor } from "./doctor.ts";
 
 /** Each subcommand lives in its own file and registers itself here, in `ivc --help` order. */
 export function registerCommands(program: Command): void {
+  registerCheck(program);
   registerDoctor(program);
 }
