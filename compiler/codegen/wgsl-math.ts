@@ -64,7 +64,9 @@ const HELPERS: Record<string, Helper> = {
   let odd = abs(b - 2.0 * floor(b * 0.5)) == ${s("1.0")};
   let integral = floor(b) == b;
   let neg = select(m, -m, odd);
-  let r = select(select(${s("bitcast<f32>(0x7fc00000u)")}, neg, integral), m, a >= ${s("0.0")});
+  // A NaN built from a run-time value: WGSL rejects NaN in constant expressions.
+  let nan = bitcast<${t}>(${t === "f32" ? "0x7fc00000u" : "vec4<u32>(0x7fc00000u)"} | (bitcast<${t === "f32" ? "u32" : "vec4<u32>"}>(b) & ${t === "f32" ? "0u" : "vec4<u32>(0u)"}));
+  let r = select(select(nan, neg, integral), m, a >= ${s("0.0")});
   return select(r, ${s("1.0")}, b == ${s("0.0")});
 }`,
   ),
