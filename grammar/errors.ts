@@ -89,10 +89,30 @@ const GRAMMAR_NOUNS: Record<string, "IV1013" | "IV1014" | "IV1015" | "IV1016" | 
   typeExpr: "IV1018",
 };
 
+/**
+ * Rules whose body is a list closed by `}`: when the `}` is "missing" but the declaration goes on,
+ * the real mistake is an item that cannot start a member, statement, stage item or field.
+ */
+const BODY_ITEMS: Record<string, "IV1015" | "IV1016" | "IV1017" | "IV1036" | "IV1037"> = {
+  moduleDecl: "IV1015",
+  memberBody: "IV1015",
+  block: "IV1016",
+  trainStageDecl: "IV1017",
+  configDecl: "IV1036",
+  presetDecl: "IV1037",
+};
+
+const HARD_KEYWORDS: ReadonlySet<TokenType> = new Set(T.KEYWORD_TOKENS.filter((t) => !t.CATEGORIES?.includes(T.Identifier)));
+
+/** After these, the bracket structure is off and what follows in the declaration is unreliable. */
+const DESYNCHRONIZING = new Set(["IV1011", "IV1012"]);
+
 interface Located {
   readonly diagnostic: Diagnostic;
   /** Position in the chunk's token list, for cascade suppression. */
   readonly tokenIndex: number;
+  /** Tokens left over after the declaration; after an earlier error they are recovery debris. */
+  readonly leftover: boolean;
 }
 
 export class SyntaxErrorMapper {
@@ -139,16 +159,23 @@ export class SyntaxErrorMapper {
       return makeDiagnostic("IV1035", this.where(err, false));
     }
 
+    if (found && HARD_KEYWORDS.has(found.tokenType) && expected.includes("Identifier")) {
+      return makeDiagnostic("IV1038", tokenSpan(file, found), { word: found.image });
+    }
+
     if (err.name === "NotAllInputParsedException") {
-      if (found && T.CLOSERS.has(found.tokenType)) {
-        const close = T.tokenSpelling(found.tokenType);
-        return makeDiagnostic("IV1012", tokenSpan(file, found), { close, open: T.tokenSpelling(T.CLOSERS.get(found.tokenType)!) });
-      }
+      if (found && T.CLOSERS.has(found.tokenType)) return this.unmatched(found);
       return this.unexpectedDeclaration(found);
     }
 
     if (err.name === "MismatchedTokenException") {
       const want = TOKEN_BY_NAME.get(expected[0] ?? "");
+      const bodyItem = BODY_ITEMS[rule];
+      if (want === T.RBrace && bodyItem && found && !isEof(err.token)) {
+        if (T.CLOSERS.has(found.tokenType)) return this.unmatched(found);
+        if (found.tokenType === T.Else) return makeDiagnostic("IV1035", tokenSpan(file, found));
+        return makeDiagnostic(bodyItem, tokenSpan(file, found), { found: foundText });
+      }
       if (want && T.CLOSERS.has(want)) {
         const opener = innermostOpen(this.ctx.tokens, this.tokenIndex(err));
         if (opener) {
@@ -180,31 +207,41 @@ export class SyntaxErrorMapper {
   }
 
   /**
-   * One diagnostic per mistake: chevrotain's recovery often reports the same spot again (or the
-   * token right after it), so an error within one token of the previous kept error is dropped.
+   * One diagnostic per mistake. Chevrotain's recovery tends to report the same spot again, or the
+   * next line while it resynchronizes, so a later error is kept only when it is at least two lines
+   * below the previous kept one, and never after an unbalanced bracket or for leftover tokens.
    */
   map(errors: readonly IRecognitionException[]): Diagnostic[] {
     const located: Located[] = errors
-      .map((err) => ({ diagnostic: this.toDiagnostic(err), tokenIndex: this.tokenIndex(err) }))
+      .map((err) => ({
+        diagnostic: this.toDiagnostic(err),
+        tokenIndex: this.tokenIndex(err),
+        leftover: err.name === "NotAllInputParsedException",
+      }))
       .sort((a, b) => a.tokenIndex - b.tokenIndex);
     const kept: Diagnostic[] = [];
-    let lastIndex = Number.NEGATIVE_INFINITY;
-    for (const { diagnostic, tokenIndex } of located) {
-      if (tokenIndex <= lastIndex + 1) continue;
+    for (const { diagnostic, leftover } of located) {
+      const previous = kept.at(-1);
+      if (previous) {
+        if (leftover) break;
+        if (DESYNCHRONIZING.has(previous.code)) break;
+        const line = diagnostic.span?.line ?? 0;
+        if (line <= (previous.span?.line ?? 0) + 1) continue;
+      }
       kept.push(diagnostic);
-      lastIndex = tokenIndex;
     }
     return kept;
   }
 
+  private unmatched(closer: IToken): Diagnostic {
+    return makeDiagnostic("IV1012", tokenSpan(this.ctx.file, closer), {
+      close: T.tokenSpelling(closer.tokenType),
+      open: T.tokenSpelling(T.CLOSERS.get(closer.tokenType)!),
+    });
+  }
+
   /** A run of tokens that does not start a declaration. */
   strayTokens(first: IToken): Diagnostic {
-    if (T.CLOSERS.has(first.tokenType)) {
-      return makeDiagnostic("IV1012", tokenSpan(this.ctx.file, first), {
-        close: T.tokenSpelling(first.tokenType),
-        open: T.tokenSpelling(T.CLOSERS.get(first.tokenType)!),
-      });
-    }
-    return this.unexpectedDeclaration(first);
+    return T.CLOSERS.has(first.tokenType) ? this.unmatched(first) : this.unexpectedDeclaration(first);
   }
 }

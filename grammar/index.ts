@@ -32,6 +32,11 @@ function inside(ranges: readonly (readonly [number, number])[], d: Diagnostic): 
   return at !== undefined && ranges.some(([from, to]) => at > from && at < to);
 }
 
+/** A stray character or broken literal explains any syntax error on its line. */
+function onLexicalErrorLine(lexical: readonly Diagnostic[], d: Diagnostic): boolean {
+  return lexical.some((e) => e.span !== undefined && d.span !== undefined && e.span.line === d.span.line);
+}
+
 /** Conversion checks next to a syntax error would only repeat it; keep those that stand apart. */
 function awayFrom(syntaxErrors: readonly Diagnostic[], d: Diagnostic): boolean {
   const line = d.span?.line;
@@ -55,7 +60,8 @@ function parseText(text: string, file: string): ParseResult {
     const chunk = tokens.slice(start, end);
     const mapper = new SyntaxErrorMapper({ file, tokens: chunk, following: tokens[end], endOfFile });
     if (!isDeclarationStart(chunk[0]!)) {
-      diagnostics.push(mapper.strayTokens(chunk[0]!));
+      const stray = mapper.strayTokens(chunk[0]!);
+      if (!onLexicalErrorLine(lexed.diagnostics, stray)) diagnostics.push(stray);
       continue;
     }
     parser.setInput(chunk, layout);
@@ -63,7 +69,8 @@ function parseText(text: string, file: string): ParseResult {
     const syntax = mapper.map(parser.errors).filter((d) => !inside(guarded.cutRanges, d));
     const ctx: BuildContext = { file, diagnostics: [] };
     const decl = new DeclBuilder(ctx).topDecl(cst, spanBetween(file, chunk[0]!, chunk.at(-1)!));
-    diagnostics.push(...syntax, ...ctx.diagnostics.filter((d) => awayFrom(syntax, d)));
+    const explained = syntax.filter((d) => !onLexicalErrorLine(lexed.diagnostics, d));
+    diagnostics.push(...explained, ...ctx.diagnostics.filter((d) => awayFrom(syntax, d)));
     if (decl?.kind === "import") imports.push(decl);
     else if (decl) decls.push(decl);
   }

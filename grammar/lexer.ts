@@ -1,14 +1,14 @@
 /**
- * Lexing with located diagnostics. Chevrotain never sees a character it cannot tokenize (BadChar
- * catches the rest); this wrapper reports bad characters, unterminated strings and comments, bad
- * escapes and numbers glued to names, then hands the parser a clean token stream.
+ * Lexing with located diagnostics. Chevrotain skips characters no token accepts, one error each;
+ * this wrapper merges each run of them into one diagnostic, reports unterminated strings and
+ * comments, bad escapes and numbers glued to names, and hands the parser a clean token stream.
  */
 import { createTokenInstance, Lexer, type IToken } from "chevrotain";
 import type { Diagnostic } from "../diagnostics/diagnostic.ts";
 import { makeDiagnostic } from "../diagnostics/diagnostic.ts";
 import { spanBetween, tokenSpan } from "./spans.ts";
 import {
-  ALL_TOKENS, BadChar, FloatLit, Identifier, IntLit, StringLit, UnterminatedBlockComment, UnterminatedString,
+  ALL_TOKENS, FloatLit, Identifier, IntLit, StringLit, UnterminatedBlockComment, UnterminatedString,
 } from "./tokens.ts";
 
 let sharedLexer: Lexer | undefined;
@@ -71,18 +71,20 @@ export function lex(text: string, file: string): LexResult {
   const raw = lexer().tokenize(text);
   const diagnostics: Diagnostic[] = [];
   const tokens: IToken[] = [];
+  // Chevrotain skips characters no pattern accepts, one error each; a run of them is one mistake.
+  for (let i = 0; i < raw.errors.length; i++) {
+    const first = raw.errors[i]!;
+    let end = first.offset + first.length;
+    while (i + 1 < raw.errors.length && raw.errors[i + 1]!.offset === end && raw.errors[i + 1]!.line === first.line) {
+      end += raw.errors[++i]!.length;
+    }
+    const image = text.slice(first.offset, end);
+    const span = { file, offset: first.offset, endOffset: end, line: first.line!, col: first.column!, endLine: first.line!, endCol: first.column! + (end - first.offset) };
+    diagnostics.push(makeDiagnostic("IV1001", span, { char: quoteChars(image), help: badCharHelp(image) }));
+  }
   for (let i = 0; i < raw.tokens.length; i++) {
     const tok = raw.tokens[i]!;
     const type = tok.tokenType;
-    if (type === BadChar) {
-      let last = tok;
-      while (i + 1 < raw.tokens.length && raw.tokens[i + 1]!.tokenType === BadChar && raw.tokens[i + 1]!.startOffset === last.endOffset! + 1) {
-        last = raw.tokens[++i]!;
-      }
-      const image = text.slice(tok.startOffset, last.endOffset! + 1);
-      diagnostics.push(makeDiagnostic("IV1001", spanBetween(file, tok, last), { char: quoteChars(image), help: badCharHelp(image) }));
-      continue;
-    }
     if (type === UnterminatedBlockComment) {
       const firstLine = { ...tok, endOffset: tok.startOffset + 1, endLine: tok.startLine, endColumn: tok.startColumn! + 1 };
       diagnostics.push(makeDiagnostic("IV1003", tokenSpan(file, firstLine)));

@@ -87,8 +87,6 @@ export const LBracket = createToken({ name: "LBracket", pattern: /\[/ });
 export const RBracket = createToken({ name: "RBracket", pattern: /\]/ });
 export const LBrace = createToken({ name: "LBrace", pattern: /\{/ });
 export const RBrace = createToken({ name: "RBrace", pattern: /\}/ });
-/** Anything else, one character at a time; the lexer wrapper merges runs into one diagnostic. */
-export const BadChar = createToken({ name: "BadChar", pattern: /[\s\S]/ });
 
 export const KEYWORD_TOKENS: readonly TokenType[] = [
   Import, Module, Forward, Let, Return, If, Else, For, In, Param, Buffer, True, False, And, Or, Not,
@@ -99,12 +97,12 @@ export const ALL_TOKENS: readonly TokenType[] = [
   WhiteSpace, LineComment, BlockComment, UnterminatedBlockComment, StringLit, UnterminatedString,
   FloatLit, IntLit, ...KEYWORD_TOKENS, Identifier, CompoundAssign, Arrow, Ellipsis, DotDot, Dot,
   Power, Star, Slash, Percent, Plus, Minus, At, LessEq, GreaterEq, EqEq, NotEq, Less, Greater,
-  Assign, Colon, Comma, Semicolon, LParen, RParen, LBracket, RBracket, LBrace, RBrace, BinaryOp, BadChar,
+  Assign, Colon, Comma, Semicolon, LParen, RParen, LBracket, RBracket, LBrace, RBrace, BinaryOp,
 ];
 
 /** Parser-facing vocabulary (no skipped or lexer-internal tokens). */
 export const PARSER_TOKENS: readonly TokenType[] = ALL_TOKENS.filter(
-  (t) => t !== WhiteSpace && t !== LineComment && t !== BlockComment && t !== UnterminatedBlockComment && t !== UnterminatedString && t !== BadChar,
+  (t) => t !== WhiteSpace && t !== LineComment && t !== BlockComment && t !== UnterminatedBlockComment && t !== UnterminatedString,
 );
 
 export const OPENERS = new Map<TokenType, TokenType>([

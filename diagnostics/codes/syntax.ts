@@ -169,6 +169,22 @@ export const SYNTAX_CODES = {
   IV1035: {
     severity: "error",
     message: "`else` without a matching `if`",
+    help: "`else` follows the closing `}` of an `if` block",
+  },
+  IV1036: {
+    severity: "error",
+    message: "expected a config field, found {found}",
+    help: "a field is written `name: type = default`, e.g. `frames: int = 8`",
+  },
+  IV1038: {
+    severity: "error",
+    message: "`{word}` is a keyword and cannot be used as a name",
+    help: "choose another name, e.g. `{word}_`",
+  },
+  IV1037: {
+    severity: "error",
+    message: "expected a preset override, found {found}",
+    help: "an override is written `key = value`, e.g. `size = 32`",
   },
 
   // Annotations (IV1040-IV1049)
