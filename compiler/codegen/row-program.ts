@@ -1,0 +1,140 @@
+/**
+ * Row programs: kernels that make a few passes over each row of a [rows, length] tensor, reducing in
+ * some passes and writing in others (softmax, LayerNorm and their backwards). One description, two
+ * schedules:
+ * - lane per row (software): each invocation owns a row and loops over it; no barriers, no shared
+ *   memory, and loads cost the same strided or not on lavapipe.
+ * - workgroup per row (discrete): threads stride over the row and combine through workgroup memory.
+ *
+ * Expressions are WGSL. In a pass, a row-major input `x` is available as `v_x` (element j of row r);
+ * per-column vectors are indexed directly (`gamma[j]`); per-row inputs are `r_<name>`; scalars from
+ * earlier `then` statements and reductions are in scope in later passes.
+ */
+import { bindingDecls, ceilDiv, grid1d, kernelHeader, LINEAR_WORKGROUP, storage, type AdapterProfile, type Kernel, type KernelBinding } from "./kernel.ts";
+import { helpersFor } from "./wgsl-math.ts";
+
+export interface RowReduction {
+  readonly name: string;
+  readonly op: "sum" | "max";
+  readonly expr: string;
+}
+
+export interface RowPass {
+  readonly lets?: readonly string[];
+  readonly reduce?: readonly RowReduction[];
+  readonly store?: readonly { readonly buffer: string; readonly expr: string }[];
+  /** Row-scalar statements after the pass (e.g. `let mean = s / 256.0;`). */
+  readonly then?: readonly string[];
+  /** Per-row outputs written after the pass. */
+  readonly rowStore?: readonly { readonly buffer: string; readonly expr: string }[];
+}
+
+export interface RowProgram {
+  readonly name: string;
+  readonly description: string;
+  readonly rows: number;
+  readonly length: number;
+  /** [rows, length] row-major inputs. */
+  readonly inputs: readonly string[];
+  /** [length] inputs. */
+  readonly vectors?: readonly string[];
+  /** [rows] inputs, loaded once per row as `r_<name>`. */
+  readonly rowInputs?: readonly string[];
+  /** [rows, length] outputs. */
+  readonly outputs?: readonly string[];
+  /** [rows] outputs. */
+  readonly rowOutputs?: readonly string[];
+  readonly passes: readonly RowPass[];
+  readonly source?: readonly string[];
+}
+
+const LANE_WG = 64;
+const ROW_WG = 128;
+
+function identity(op: "sum" | "max"): string {
+  return op === "sum" ? "0.0" : "-3.4028234663852886e38";
+}
+
+function combine(op: "sum" | "max", a: string, b: string): string {
+  return op === "sum" ? `${a} + ${b}` : `max(${a}, ${b})`;
+}
+
+function usedInputs(p: RowProgram, pass: RowPass): string[] {
+  const text = [...(pass.lets ?? []), ...(pass.reduce ?? []).map((r) => r.expr), ...(pass.store ?? []).map((s) => s.expr)].join("\n");
+  return p.inputs.filter((n) => new RegExp(`\\bv_${n}\\b`).test(text));
+}
+
+/** `workgroupPerRow` overrides the profile's choice (tests exercise both schedules). */
+export function rowProgram(p: RowProgram, profile: AdapterProfile, workgroupPerRow = !profile.software && p.length >= 64): Kernel {
+  const source = p.source ?? [];
+  const bindings: KernelBinding[] = [
+    ...p.inputs.map((n) => storage(n, "read")),
+    ...(p.vectors ?? []).map((n) => storage(n, "read")),
+    ...(p.rowInputs ?? []).map((n) => storage(n, "read")),
+    ...(p.outputs ?? []).map((n) => storage(n, "read_write")),
+    ...(p.rowOutputs ?? []).map((n) => storage(n, "read_write")),
+  ];
+  const N = p.length;
+  const body: string[] = [];
+  body.push(`  let base = r * ${N}u;`);
+  for (const n of p.rowInputs ?? []) body.push(`  let r_${n} = ${n}[r];`);
+  for (const pass of p.passes) {
+    const red = pass.reduce ?? [];
+    for (const rd of red) body.push(`  var ${rd.name} = ${identity(rd.op)};`);
+    const loop = workgroupPerRow ? `for (var j = lane; j < ${N}u; j += ${ROW_WG}u)` : `for (var j = 0u; j < ${N}u; j++)`;
+    body.push(`  ${loop} {`);
+    for (const n of usedInputs(p, pass)) body.push(`    let v_${n} = ${n}[base + j];`);
+    for (const l of pass.lets ?? []) body.push(`    ${l}`);
+    for (const rd of red) body.push(`    ${rd.name} = ${combine(rd.op, rd.name, `(${rd.expr})`)};`);
+    for (const s of pass.store ?? []) body.push(`    ${s.buffer}[base + j] = ${s.expr};`);
+    body.push("  }");
+    if (workgroupPerRow) {
+      for (const rd of red) body.push(...treeReduce(rd));
+    }
+    for (const t of pass.then ?? []) body.push(`  ${t}`);
+    for (const s of pass.rowStore ?? []) body.push(workgroupPerRow ? `  if (lane == 0u) { ${s.buffer}[r] = ${s.expr}; }` : `  ${s.buffer}[r] = ${s.expr};`);
+  }
+  const needsShared = workgroupPerRow && p.passes.some((ps) => (ps.reduce ?? []).length > 0);
+  const text = body.join("\n");
+  const schedule = workgroupPerRow ? `one workgroup of ${ROW_WG} per row` : "one lane per row";
+  const wgsl = `${kernelHeader(p.name, `${p.description}; [${p.rows}, ${N}], ${schedule}`, source)}
+${bindingDecls(bindings)}
+${needsShared ? `\nvar<workgroup> red: array<f32, ${ROW_WG}>;\n` : ""}
+${helpersFor(text)}
+
+@compute @workgroup_size(${workgroupPerRow ? ROW_WG : LANE_WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
+${
+  workgroupPerRow
+    ? `  let r = ${LINEAR_WORKGROUP};
+  if (r >= ${p.rows}u) { return; }`
+    : `  let r = ${LINEAR_WORKGROUP} * ${LANE_WG}u + lane;
+  if (r >= ${p.rows}u) { return; }`
+}
+${text}
+}
+`;
+  return {
+    name: p.name,
+    wgsl,
+    entryPoint: "main",
+    workgroupSize: [workgroupPerRow ? ROW_WG : LANE_WG, 1, 1],
+    dispatch: (rows = p.rows) => grid1d(workgroupPerRow ? rows : ceilDiv(rows, LANE_WG)),
+    bindings,
+    source,
+  };
+}
+
+/** Every thread ends up holding the row total in the reduction's variable. */
+function treeReduce(rd: RowReduction): string[] {
+  return [
+    `  red[lane] = ${rd.name};`,
+    "  workgroupBarrier();",
+    `  for (var s = ${ROW_WG / 2}u; s > 0u; s >>= 1u) {`,
+    `    if (lane < s) { red[lane] = ${combine(rd.op, "red[lane]", "red[lane + s]")}; }`,
+    "    workgroupBarrier();",
+    "  }",
+    `  ${rd.name} = red[0];`,
+    "  workgroupBarrier();",
+  ];
+}
