@@ -1,0 +1,167 @@
+/** Neural-network built-ins: conv3d, matmul, gather, randomness (dropout), buffer updates, losses. */
+import type { Span } from "../../../diagnostics/span.ts";
+import type { Dim } from "../../ir/dims.ts";
+import type { ValueId } from "../../ir/types.ts";
+import { ElabError, type ElabContext } from "../context.ts";
+import { located } from "../eval.ts";
+import { tensor } from "../values.ts";
+import { Args, type Builtin } from "./index.ts";
+import { logSoftmax } from "./reductions.ts";
+
+const origin = (span: Span) => ({ spans: [span] });
+
+function triple(a: Args, name: string, fallback: number): [number, number, number] {
+  const v = a.ints(name, [fallback]);
+  if (v.length === 1) return [v[0]!, v[0]!, v[0]!];
+  if (v.length === 3) return [v[0]!, v[1]!, v[2]!];
+  throw new ElabError("IV2008", a.spanOf(name), { callee: a.fn, message: `\`${name}\` must be one integer or three`, help: "" });
+}
+
+/** Mean over all elements, also when some axes are symbolic (divides by a count computed on device). */
+export function meanAll(ctx: ElabContext, x: ValueId, span: Span): ValueId {
+  const o = origin(span);
+  const shape = ctx.b.shapeOf(x);
+  const axes = shape.map((_, i) => i);
+  const total = ctx.b.reduce("sum", x, axes, false, o);
+  if (shape.every((d) => typeof d === "number")) {
+    const n = (shape as number[]).reduce((p, d) => p * d, 1);
+    return ctx.b.binary("mul", total, ctx.b.constant(1 / n, [], "f32", o), o);
+  }
+  const count = ctx.b.reduce("sum", ctx.b.broadcast(ctx.b.constant(1, [], "f32", o), shape, o), axes, false, o);
+  return ctx.b.binary("div", total, count, o);
+}
+
+function oneHot(ctx: ElabContext, label: ValueId, classes: number, span: Span): ValueId {
+  const o = origin(span);
+  const shape: Dim[] = [...ctx.b.shapeOf(label), classes];
+  const ids = ctx.b.iota(shape, shape.length - 1, "i32", o);
+  const lab = ctx.b.reshape(label, [...ctx.b.shapeOf(label), 1], o);
+  return ctx.b.cast(ctx.b.compare("eq", ids, lab, o), "f32", o);
+}
+
+function bernoulliMask(ctx: ElabContext, shape: readonly Dim[], keep: number, span: Span): ValueId {
+  return ctx.b.random("bernoulli", shape, { p: keep, stream: ctx.stream() }, origin(span));
+}
+
+export const NN: Record<string, Builtin> = {
+  matmul: (raw, ctx, span) => {
+    const a = new Args("matmul", raw, ctx, span, ["a", "b"]);
+    const x = a.tensor("a");
+    const y = a.tensor("b");
+    return tensor(located(span, "matmul", () => ctx.b.matmul(x, y, origin(span))));
+  },
+  conv3d: (raw, ctx, span) => {
+    const a = new Args("conv3d", raw, ctx, span, ["x", "weight", "stride", "padding", "dilation", "groups"]);
+    const x = a.tensor("x");
+    const w = a.tensor("weight");
+    const opts = { stride: triple(a, "stride", 1), padding: triple(a, "padding", 0), dilation: triple(a, "dilation", 1), groups: a.int("groups", 1) };
+    return tensor(located(span, "conv3d", () => ctx.b.conv3d(x, w, opts, origin(span))));
+  },
+  gather: (raw, ctx, span) => {
+    const a = new Args("gather", raw, ctx, span, ["table", "index", "axis"]);
+    const t = a.tensor("table");
+    const idx = a.tensor("index");
+    const axis = a.axis("axis", ctx.b.shapeOf(t).length, 0);
+    return tensor(located(span, "gather", () => ctx.b.gather(t, idx, axis, origin(span))));
+  },
+  one_hot: (raw, ctx, span) => {
+    const a = new Args("one_hot", raw, ctx, span, ["index", "classes"]);
+    const idx = a.tensor("index");
+    return tensor(located(span, "one_hot", () => oneHot(ctx, idx, a.int("classes"), span)));
+  },
+  dropout: (raw, ctx, span) => {
+    const a = new Args("dropout", raw, ctx, span, ["x", "p"]);
+    const x = a.tensor("x");
+    const p = a.number("p");
+    if (!ctx.training || p === 0) return tensor(x);
+    const o = origin(span);
+    const mask = bernoulliMask(ctx, ctx.b.shapeOf(x), 1 - p, span);
+    return tensor(ctx.b.binary("mul", ctx.b.binary("mul", x, mask, o), ctx.b.constant(1 / (1 - p), [], "f32", o), o));
+  },
+  /** Stochastic depth: drops whole samples (axis 0) of a residual branch. */
+  drop_path: (raw, ctx, span) => {
+    const a = new Args("drop_path", raw, ctx, span, ["x", "p"]);
+    const x = a.tensor("x");
+    const p = a.number("p");
+    if (!ctx.training || p === 0) return tensor(x);
+    const o = origin(span);
+    const shape = ctx.b.shapeOf(x);
+    const mask = bernoulliMask(ctx, [shape[0]!, ...shape.slice(1).map(() => 1)], 1 - p, span);
+    return tensor(ctx.b.binary("mul", ctx.b.binary("mul", x, mask, o), ctx.b.constant(1 / (1 - p), [], "f32", o), o));
+  },
+  rand_uniform: (raw, ctx, span) => {
+    const a = new Args("rand_uniform", raw, ctx, span, ["shape"]);
+    return tensor(ctx.b.random("uniform", a.dims("shape"), { stream: ctx.stream() }, origin(span)));
+  },
+  rand_normal: (raw, ctx, span) => {
+    const a = new Args("rand_normal", raw, ctx, span, ["shape"]);
+    return tensor(ctx.b.random("normal", a.dims("shape"), { stream: ctx.stream() }, origin(span)));
+  },
+  /** Writes a new value for a buffer (BatchNorm running stats); the runtime stores it after the step. */
+  assign: (raw, ctx, span) => {
+    const a = new Args("assign", raw, ctx, span, ["buffer", "value"]);
+    const buf = a.tensor("buffer");
+    const value = a.tensor("value");
+    const node = ctx.b.node(buf);
+    if (node.op.kind !== "param") {
+      throw new ElabError("IV2008", a.spanOf("buffer"), { callee: "assign", message: "the first argument must be a `buffer` member", help: "" });
+    }
+    const path = node.op.path;
+    located(span, "assign", () => ctx.b.reshape(value, ctx.b.shapeOf(buf), origin(span)));
+    if (ctx.training) ctx.b.output(`state:${path}`, value);
+    return tensor(value);
+  },
+  cross_entropy: (raw, ctx, span) => {
+    const a = new Args("cross_entropy", raw, ctx, span, ["logits", "label", "smoothing"]);
+    const logits = a.tensor("logits");
+    const label = a.tensor("label");
+    const s = a.number("smoothing", 0);
+    return tensor(
+      located(span, "cross_entropy", () => {
+        const o = origin(span);
+        const shape = ctx.b.shapeOf(logits);
+        const k = shape[shape.length - 1]!;
+        if (typeof k !== "number") throw new ElabError("IV3008", span, { message: "the class axis must be concrete", help: "" });
+        const logp = logSoftmax(ctx, logits, shape.length - 1, span);
+        let target = oneHot(ctx, label, k, span);
+        if (s > 0) {
+          target = ctx.b.binary("add", ctx.b.binary("mul", target, ctx.b.constant(1 - s, [], "f32", o), o), ctx.b.constant(s / k, [], "f32", o), o);
+        }
+        const perSample = ctx.b.unary("neg", ctx.b.reduce("sum", ctx.b.binary("mul", target, logp, o), [shape.length - 1], false, o), o);
+        return meanAll(ctx, perSample, span);
+      }),
+    );
+  },
+  mse: (raw, ctx, span) => {
+    const a = new Args("mse", raw, ctx, span, ["a", "b"]);
+    const x = a.tensor("a");
+    const y = a.operand("b", x);
+    return tensor(
+      located(span, "mse", () => {
+        const d = ctx.b.binary("sub", x, y, origin(span));
+        return meanAll(ctx, ctx.b.binary("mul", d, d, origin(span)), span);
+      }),
+    );
+  },
+  /** Mean over masked positions of the per-position mean squared error over the last axis. */
+  masked_mse: (raw, ctx, span) => {
+    const a = new Args("masked_mse", raw, ctx, span, ["pred", "target", "mask"]);
+    const pred = a.tensor("pred");
+    const target = a.tensor("target");
+    const mask = a.tensor("mask");
+    return tensor(
+      located(span, "masked_mse", () => {
+        const o = origin(span);
+        const rank = ctx.b.shapeOf(pred).length;
+        const d = ctx.b.binary("sub", pred, target, o);
+        const perPos = ctx.b.reduce("sum", ctx.b.binary("mul", d, d, o), [rank - 1], false, o);
+        const c = ctx.b.shapeOf(pred)[rank - 1] as number;
+        const m = ctx.b.dtypeOf(mask) === "f32" ? mask : ctx.b.cast(mask, "f32", o);
+        const all = ctx.b.shapeOf(perPos).map((_, i) => i);
+        const num = ctx.b.reduce("sum", ctx.b.binary("mul", perPos, m, o), all, false, o);
+        const den = ctx.b.binary("mul", ctx.b.reduce("sum", m, all, false, o), ctx.b.constant(c, [], "f32", o), o);
+        return ctx.b.binary("div", num, den, o);
+      }),
+    );
+  },
+};
