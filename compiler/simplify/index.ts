@@ -66,10 +66,13 @@ class Sweep {
       const r = applyRules(candidate, this.def);
       if (r.kind === "keep") break;
       if (r.kind === "alias") {
-        mergeSpans(this.def(r.to), candidate.spans);
+        const target = this.def(r.to);
+        mergeSpans(target, candidate.spans);
+        for (const a of r.absorbed ?? []) mergeSpans(target, a.spans);
         return r.to;
       }
       if (r.kind === "emit-then-alias") {
+        for (const a of r.absorbed ?? []) mergeSpans(candidate, a.spans);
         const typed = this.typed(r.op, r.inputs, candidate);
         return this.place({ ...candidate, op: r.op, inputs: r.inputs, shape: typed.shape, dtype: typed.dtype });
       }

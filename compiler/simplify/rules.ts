@@ -23,14 +23,19 @@ export interface MutableNode {
 
 export type RuleResult =
   | { kind: "keep" }
-  | { kind: "alias"; to: ValueId }
+  | { kind: "alias"; to: ValueId; absorbed?: readonly MutableNode[] }
   | { kind: "rewrite"; op: Op; inputs: ValueId[]; absorbed: readonly MutableNode[] }
-  | { kind: "emit-then-alias"; op: Op; inputs: ValueId[] };
+  | { kind: "emit-then-alias"; op: Op; inputs: ValueId[]; absorbed?: readonly MutableNode[] };
 
 const KEEP: RuleResult = { kind: "keep" };
 
 function constValues(n: MutableNode): readonly number[] | undefined {
   return n.op.kind === "const" ? n.op.value : undefined;
+}
+
+function splatValue(n: MutableNode): number | undefined {
+  const values = constValues(n);
+  return values?.length === 1 ? values[0] : undefined;
 }
 
 function isConstAll(n: MutableNode, v: number): boolean {
@@ -39,33 +44,33 @@ function isConstAll(n: MutableNode, v: number): boolean {
 }
 
 /** Replace `node` by `other`, broadcasting when the other operand is smaller than the result. */
-function passThrough(node: MutableNode, other: MutableNode): RuleResult {
-  if (shapeEq(other.shape, node.shape) && other.dtype === node.dtype) return { kind: "alias", to: other.id };
+function passThrough(node: MutableNode, other: MutableNode, identity: MutableNode): RuleResult {
+  if (shapeEq(other.shape, node.shape) && other.dtype === node.dtype) return { kind: "alias", to: other.id, absorbed: [identity] };
   if (other.dtype !== node.dtype) return KEEP;
-  return { kind: "emit-then-alias", op: { kind: "broadcast", shape: node.shape }, inputs: [other.id] };
+  return { kind: "emit-then-alias", op: { kind: "broadcast", shape: node.shape }, inputs: [other.id], absorbed: [identity] };
 }
 
-function zeroOf(): RuleResult {
-  return { kind: "emit-then-alias", op: { kind: "const", value: [0] }, inputs: [] };
+function zeroOf(a: MutableNode, b: MutableNode): RuleResult {
+  return { kind: "emit-then-alias", op: { kind: "const", value: [0] }, inputs: [], absorbed: [a, b] };
 }
 
 function binaryRule(node: MutableNode, a: MutableNode, b: MutableNode): RuleResult {
   const op = (node.op as Extract<Op, { kind: "binary" }>).op;
   switch (op) {
     case "mul":
-      if (isConstAll(b, 1)) return passThrough(node, a);
-      if (isConstAll(a, 1)) return passThrough(node, b);
-      if (isConstAll(b, 0) && zeroSafe(a)) return zeroOf();
-      if (isConstAll(a, 0) && zeroSafe(b)) return zeroOf();
+      if (isConstAll(b, 1)) return passThrough(node, a, b);
+      if (isConstAll(a, 1)) return passThrough(node, b, a);
+      if (isConstAll(b, 0) && zeroSafe(a)) return zeroOf(a, b);
+      if (isConstAll(a, 0) && zeroSafe(b)) return zeroOf(a, b);
       return KEEP;
     case "add":
-      if (isConstAll(b, 0)) return passThrough(node, a);
-      if (isConstAll(a, 0)) return passThrough(node, b);
+      if (isConstAll(b, 0)) return passThrough(node, a, b);
+      if (isConstAll(a, 0)) return passThrough(node, b, a);
       return KEEP;
     case "sub":
-      return isConstAll(b, 0) ? passThrough(node, a) : KEEP;
+      return isConstAll(b, 0) ? passThrough(node, a, b) : KEEP;
     case "div":
-      return isConstAll(b, 1) ? passThrough(node, a) : KEEP;
+      return isConstAll(b, 1) ? passThrough(node, a, b) : KEEP;
     default:
       return KEEP;
   }
@@ -81,11 +86,23 @@ function zeroSafe(x: MutableNode): boolean {
 export function applyRules(node: MutableNode, def: (id: ValueId) => MutableNode): RuleResult {
   const ins = node.inputs.map(def);
   const op = node.op;
+  const splat = ins[0] !== undefined ? splatValue(ins[0]) : undefined;
+  if (splat !== undefined && (op.kind === "reshape" || op.kind === "broadcast" || op.kind === "permute")) {
+    // A view of a splat constant is the same splat at the new shape, whatever its size or symbols.
+    return { kind: "rewrite", op: { kind: "const", value: [splat] }, inputs: [], absorbed: [ins[0]!] };
+  }
   switch (op.kind) {
     case "reshape": {
       const x = ins[0]!;
       if (shapeEq(x.shape, node.shape)) return { kind: "alias", to: x.id };
       if (x.op.kind === "reshape") return { kind: "rewrite", op, inputs: [x.inputs[0]!], absorbed: [x] };
+      if (x.op.kind === "reduce" && x.op.keepdims) {
+        // reduce(keepdims) followed by a reshape that drops exactly the reduced axes is a plain reduce.
+        const axes = x.op.axes;
+        const dropped = x.shape.filter((_, i) => !axes.includes(i));
+        if (shapeEq(dropped, node.shape))
+          return { kind: "rewrite", op: { ...x.op, keepdims: false }, inputs: [x.inputs[0]!], absorbed: [x] };
+      }
       return KEEP;
     }
     case "permute": {
@@ -105,7 +122,7 @@ export function applyRules(node: MutableNode, def: (id: ValueId) => MutableNode)
     }
     case "unary": {
       const x = ins[0]!;
-      if (op.op === "neg" && x.op.kind === "unary" && x.op.op === "neg") return { kind: "alias", to: x.inputs[0]! };
+      if (op.op === "neg" && x.op.kind === "unary" && x.op.op === "neg") return { kind: "alias", to: x.inputs[0]!, absorbed: [x] };
       return KEEP;
     }
     case "binary":

@@ -182,3 +182,57 @@ describe("simplify", () => {
     expect(lineSet(small)).toEqual(lineSet(graph));
   });
 });
+
+describe("simplify on autodiff output", () => {
+  it("turns views of splat constants into splats and reshaped keepdims reductions into plain ones", () => {
+    const before = lines(
+      "input x: f32[N, 3]",
+      "%0: f32[N, 3] = input {name=x}",
+      "%1: f32[1, 1] = const {value=[1]}   # @ m.ivm:1:1",
+      "%2: f32[N, 3] = broadcast %1 {shape=[N, 3]}",
+      "%3: f32[N, 3] = mul %2, %0",
+      "%4: f32[1, 3] = reduce_sum %3 {axes=[0], keepdims=true}   # @ m.ivm:2:1",
+      "%5: f32[3] = reshape %4 {shape=[3]}",
+      "output y = %5",
+    );
+    expect(pass(before)).toBe(lines(
+      "input x: f32[N, 3]",
+      "%0: f32[N, 3] = input {name=x}   # @ m.ivm:1:1",
+      "%1: f32[3] = reduce_sum %0 {axes=[0], keepdims=false}   # @ m.ivm:2:1",
+      "output y = %1",
+    ));
+  });
+
+  it("the backward of an MLP with a frozen first layer reads as the minimal program", () => {
+    const b = new GraphBuilder();
+    const x = b.input("x", ["N", 5]);
+    const y = b.input("y", ["N", 3]);
+    const w1 = b.param(paramInfo("fc1.w", [5, 7], true));
+    const b1 = b.param(paramInfo("fc1.b", [7], true));
+    const w2 = b.param(paramInfo("fc2.w", [7, 3]));
+    const b2 = b.param(paramInfo("fc2.b", [3]));
+    const h = b.unary("relu", b.binary("add", b.matmul(x, w1), b1), { name: "fc1" });
+    const err = b.binary("sub", b.binary("add", b.matmul(h, w2), b2, { name: "fc2" }), y);
+    b.output("loss", b.reduce("sum", b.binary("mul", err, err), [0, 1]));
+    const { graph } = differentiate(b.build(), { loss: "loss", wrt: (p) => !p.frozen });
+    const text = printGraph(simplify(graph));
+    expect(text.slice(text.indexOf("%6:"))).toMatchInlineSnapshot(`
+      "%6: f32[N, 7] = matmul %0, %2
+      %7: f32[N, 7] = add %6, %3
+      %8: f32[N, 7] = relu %7   # fc1
+      %9: f32[N, 3] = matmul %8, %4
+      %10: f32[N, 3] = add %9, %5   # fc2
+      %11: f32[N, 3] = sub %10, %1
+      %12: f32[N, 3] = mul %11, %11
+      %13: f32[] = reduce_sum %12 {axes=[0, 1], keepdims=false}
+      %14: f32[N, 3] = add %11, %11
+      %15: f32[3] = reduce_sum %14 {axes=[0], keepdims=false}   # grad.fc2
+      %16: f32[7, N] = permute %8 {perm=[1, 0]}
+      %17: f32[7, 3] = matmul %16, %14
+      output loss = %13
+      output grad:fc2.w = %17
+      output grad:fc2.b = %15
+      "
+    `);
+  });
+});
