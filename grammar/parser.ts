@@ -54,9 +54,12 @@ export class IvmParser extends CstParser {
     this.input = tokens;
   }
 
-  /** `@name` at the start of a line begins an annotated member, not a matmul continuation. */
-  private startsAnnotation(tok: IToken): boolean {
-    return tok.tokenType === T.At && this.layout.lineStarts.has(tok);
+  /**
+   * `@name` (no space) at the start of a line begins an annotated member; `@ b` there continues a
+   * matmul from the line before.
+   */
+  private startsAnnotation(at: IToken, next: IToken): boolean {
+    return at.tokenType === T.At && this.layout.lineStarts.has(at) && next.startOffset === at.endOffset! + 1;
   }
 
   /** In `freeze a,\n steps 200` the comma is a trailing one: `steps` starts the next item. */
@@ -377,7 +380,7 @@ export class IvmParser extends CstParser {
   public expression = this.RULE("expression", () => {
     this.SUBRULE(this.unary);
     this.MANY({
-      GATE: () => !this.startsAnnotation(this.LA(1)),
+      GATE: () => !this.startsAnnotation(this.LA(1), this.LA(2)),
       DEF: () => {
         this.CONSUME(T.BinaryOp);
         this.SUBRULE2(this.unary);
