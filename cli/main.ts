@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from "commander";
 import { UsageError, UserError } from "./errors.ts";
+import { DiagnosticsReported } from "./model-options.ts";
 import { registerCommands } from "./commands/index.ts";
 
 export const EXIT_OK = 0;
@@ -36,6 +37,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       }
       return EXIT_USAGE; // commander has already printed its one-line error
     }
+    if (e instanceof DiagnosticsReported) return EXIT_DIAGNOSTICS;
     if (e instanceof UsageError) {
       process.stderr.write(`error: ${e.message}\n`);
       return EXIT_USAGE;

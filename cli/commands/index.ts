@@ -1,9 +1,11 @@
 import type { Command } from "commander";
 import { registerCheck } from "./check.ts";
 import { registerDoctor } from "./doctor.ts";
+import { registerInfo } from "./info.ts";
 
 /** Each subcommand lives in its own file and registers itself here, in `ivc --help` order. */
 export function registerCommands(program: Command): void {
   registerCheck(program);
+  registerInfo(program);
   registerDoctor(program);
 }

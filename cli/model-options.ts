@@ -1,0 +1,45 @@
+/** Options shared by the commands that compile a model: --preset, --set, --stage, --model. */
+import { statSync } from "node:fs";
+import type { Command } from "commander";
+import { hasErrors, renderDiagnostics, summarizeDiagnostics } from "../diagnostics/index.ts";
+import type { Compiled } from "../compiler/pipeline.ts";
+import { UsageError } from "./errors.ts";
+
+export interface ModelFlags {
+  preset?: string;
+  set: string[];
+  stage?: string;
+  model?: string;
+}
+
+export function modelOptions(cmd: Command): Command {
+  return cmd
+    .option("--preset <name>", "configure the model with this preset")
+    .option("--set <key=value>", "override a config value (repeatable)", (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option("--stage <name>", "a train stage (its freeze lists apply)")
+    .option("--model <name>", "which model of the file, when it declares several");
+}
+
+export function assertReadable(path: string): void {
+  let isFile = false;
+  try {
+    isFile = statSync(path).isFile();
+  } catch {
+    throw new UsageError(`cannot read \`${path}\`: no such file`);
+  }
+  if (!isFile) throw new UsageError(`cannot read \`${path}\`: not a file`);
+}
+
+/** Thrown after diagnostics were printed: the command exits 1 with nothing more to say. */
+export class DiagnosticsReported extends Error {}
+
+/** Prints the diagnostics; throws DiagnosticsReported (exit 1) when any is an error. */
+export function failOnDiagnostics(c: Pick<Compiled, "diagnostics" | "sources">): void {
+  if (c.diagnostics.length === 0) return;
+  const color = Boolean(process.stderr.isTTY) && !process.env.NO_COLOR;
+  process.stderr.write(renderDiagnostics(c.diagnostics, c.sources as Map<string, string>, { color }));
+  if (hasErrors(c.diagnostics)) {
+    process.stderr.write(`\n${summarizeDiagnostics(c.diagnostics)}\n`);
+    throw new DiagnosticsReported();
+  }
+}
