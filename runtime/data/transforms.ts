@@ -50,10 +50,38 @@ export function centerSquareBox(width: number, height: number): CropBox {
   return { x: (width - side) / 2, y: (height - side) / 2, width: side, height: side };
 }
 
+interface Tap {
+  low: number;
+  high: number;
+  weight: number;
+}
+
+/**
+ * Bilinear taps along one axis for each output pixel. When shrinking by more than 2x, each output
+ * pixel averages ceil(scale) evenly spaced bilinear samples across its footprint, so fine detail
+ * is averaged rather than aliased (a box prefilter, like antialiased resizing).
+ */
+function axisTaps(start: number, extent: number, outSize: number, sourceSize: number, flip: boolean): Tap[][] {
+  const scale = extent / outSize;
+  const samples = Math.max(1, Math.ceil(scale - 1e-9));
+  const taps: Tap[][] = [];
+  for (let o = 0; o < outSize; o++) {
+    const source = flip ? outSize - 1 - o : o;
+    const list: Tap[] = [];
+    for (let k = 0; k < samples; k++) {
+      const position = Math.min(sourceSize - 1, Math.max(0, start + (source + (k + 0.5) / samples) * scale - 0.5));
+      const low = Math.floor(position);
+      list.push({ low, high: Math.min(sourceSize - 1, low + 1), weight: position - low });
+    }
+    taps.push(list);
+  }
+  return taps;
+}
+
 /**
  * Resamples `box` of `frame` to size x size (bilinear, pixel centres aligned as in
- * align_corners=False), flips horizontally if asked, normalises, and writes frame `t` of the
- * channels-first clip `out` ([3, T, size, size]).
+ * align_corners=False, averaged over the footprint when shrinking), flips horizontally if asked,
+ * normalises, and writes frame `t` of the channels-first clip `out` ([3, T, size, size]).
  */
 export function cropResizeInto(
   frame: RgbFrame,
@@ -67,31 +95,32 @@ export function cropResizeInto(
 ): void {
   const { width, height, data } = frame;
   const plane = frames * size * size;
-  const scaleX = box.width / size;
-  const scaleY = box.height / size;
+  const columns = axisTaps(box.x, box.width, size, width, flip);
+  const rows = axisTaps(box.y, box.height, size, height, false);
   const factors = [0, 1, 2].map((c) => 1 / (255 * normalization.std[c]!));
   const offsets = [0, 1, 2].map((c) => normalization.mean[c]! / normalization.std[c]!);
+  const sum = [0, 0, 0];
   for (let oy = 0; oy < size; oy++) {
-    const sy = Math.min(height - 1, Math.max(0, box.y + (oy + 0.5) * scaleY - 0.5));
-    const y0 = Math.floor(sy);
-    const y1 = Math.min(height - 1, y0 + 1);
-    const wy = sy - y0;
+    const rowTaps = rows[oy]!;
     for (let ox = 0; ox < size; ox++) {
-      const sourceX = flip ? size - 1 - ox : ox;
-      const sx = Math.min(width - 1, Math.max(0, box.x + (sourceX + 0.5) * scaleX - 0.5));
-      const x0 = Math.floor(sx);
-      const x1 = Math.min(width - 1, x0 + 1);
-      const wx = sx - x0;
-      const a = (y0 * width + x0) * 3;
-      const b = (y0 * width + x1) * 3;
-      const c = (y1 * width + x0) * 3;
-      const d = (y1 * width + x1) * 3;
-      const at = (t * size + oy) * size + ox;
-      for (let ch = 0; ch < 3; ch++) {
-        const top = data[a + ch]! + wx * (data[b + ch]! - data[a + ch]!);
-        const bottom = data[c + ch]! + wx * (data[d + ch]! - data[c + ch]!);
-        out[ch * plane + at] = (top + wy * (bottom - top)) * factors[ch]! - offsets[ch]!;
+      const columnTaps = columns[ox]!;
+      sum[0] = sum[1] = sum[2] = 0;
+      for (const row of rowTaps) {
+        for (const column of columnTaps) {
+          const a = (row.low * width + column.low) * 3;
+          const b = (row.low * width + column.high) * 3;
+          const c = (row.high * width + column.low) * 3;
+          const d = (row.high * width + column.high) * 3;
+          for (let ch = 0; ch < 3; ch++) {
+            const top = data[a + ch]! + column.weight * (data[b + ch]! - data[a + ch]!);
+            const bottom = data[c + ch]! + column.weight * (data[d + ch]! - data[c + ch]!);
+            sum[ch]! += top + row.weight * (bottom - top);
+          }
+        }
       }
+      const count = rowTaps.length * columnTaps.length;
+      const at = (t * size + oy) * size + ox;
+      for (let ch = 0; ch < 3; ch++) out[ch * plane + at] = (sum[ch]! / count) * factors[ch]! - offsets[ch]!;
     }
   }
 }

@@ -46,8 +46,10 @@ export function detectCheckpointFormat(file: string): CheckpointFormat {
     const head = Buffer.alloc(Math.min(16, size));
     fs.readSync(fd, head, 0, head.byteLength, 0);
     if (head.byteLength >= 4 && head.readUInt32LE(0) === 0x04034b50) return "torch-zip";
-    if (head.byteLength >= 2 && head[0] === 0x80 && head[1]! >= 2) return "torch-legacy";
+    // Checked before the legacy format: a safetensors header length can start with the bytes 0x80 0x02.
     if (looksLikeSafetensors(head, size)) return "safetensors";
+    // PROTO 2..5, then LONG1 with the 10-byte magic number that starts every legacy torch file.
+    if (head.byteLength >= 4 && head[0] === 0x80 && head[1]! >= 2 && head[1]! <= 5 && head[2] === 0x8a && head[3] === 0x0a) return "torch-legacy";
     throw new UserError(
       `${file} is not a checkpoint ivc can read (${size === 0 ? "the file is empty" : "unrecognised format"})`,
       "supported formats: safetensors, PyTorch torch.save files (.pth/.pyth/.pt/.ckpt); the file may be truncated or still downloading",

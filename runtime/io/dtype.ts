@@ -46,7 +46,10 @@ export function elementCount(shape: readonly number[]): number {
   return count;
 }
 
-/** Copies `bytes` into a fresh, aligned buffer (the source may sit at any offset of a larger one). */
+/**
+ * Copies `bytes` into a fresh, aligned buffer (the source may sit at any offset of a larger one,
+ * or be shared with other tensors of the same storage, so it is never reused).
+ */
 function alignedCopy(bytes: Uint8Array): ArrayBuffer {
   const copy = new Uint8Array(bytes.byteLength);
   copy.set(bytes);

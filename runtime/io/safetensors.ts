@@ -197,6 +197,11 @@ export class SafetensorsReader {
   /** Float types as f32, integer and boolean types as i32. */
   read(name: string): LoadedTensor {
     const entry = this.entry(name);
+    if (entry.dtype === "F32" || entry.dtype === "I32") {
+      // readBytes returns a buffer of its own: view it instead of copying (checkpoints can be large).
+      const { buffer } = this.readBytes(name);
+      return { shape: [...entry.shape], dtype: entry.dtype, data: entry.dtype === "F32" ? new Float32Array(buffer) : new Int32Array(buffer) };
+    }
     try {
       return { shape: [...entry.shape], dtype: entry.dtype, data: bytesToRuntimeArray(this.readBytes(name), entry.dtype, `tensor "${name}"`) };
     } catch (error) {

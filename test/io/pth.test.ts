@@ -104,3 +104,15 @@ describe("PyTorch checkpoints", () => {
     expect([...loadCheckpoint(file).keys()]).toEqual(["bn.weight"]);
   });
 });
+
+describe("format detection", () => {
+  it("does not mistake a safetensors header length starting with 0x80 0x02 for a pickle", () => {
+    const file = path.join(dir, "length-640.safetensors");
+    const json = JSON.stringify({ w: { dtype: "F32", shape: [1], data_offsets: [0, 4] } }).padEnd(0x280, " ");
+    const length = Buffer.alloc(8);
+    length.writeBigUInt64LE(0x280n);
+    fs.writeFileSync(file, Buffer.concat([length, Buffer.from(json), Buffer.from(Float32Array.of(2.5).buffer)]));
+    expect(detectCheckpointFormat(file)).toBe("safetensors");
+    expect([...loadCheckpoint(file).get("w")!.data]).toEqual([2.5]);
+  });
+});
