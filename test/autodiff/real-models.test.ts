@@ -5,13 +5,19 @@ import { compileModel } from "../../compiler/pipeline.ts";
 import { randomData, rng } from "./gradcheck.ts";
 
 /**
- * End to end: the real models/uniformerv2.ivm (tiny preset, finetune stage, dropout included) is
- * elaborated, differentiated and simplified by the pipeline; its whole gradient is checked along one
- * random direction in parameter space against central differences in float64.
+ * End to end: real model specs (tiny presets, dropout and masking included) are elaborated,
+ * differentiated and simplified by the pipeline; each whole gradient is checked along one random
+ * direction in parameter space against central differences in float64.
  */
-describe("UniFormerV2 (tiny) from its .ivm spec", () => {
-  it("has a full gradient that matches finite differences along a random direction", () => {
-    const compiled = compileModel("models/uniformerv2.ivm", { preset: "tiny", stage: "finetune", differentiate: true });
+const MODELS: [string, string][] = [
+  ["models/uniformerv2.ivm", "finetune"],
+  ["models/videomae.ivm", "pretrain"],
+  ["models/videomae.ivm", "finetune"],
+];
+
+describe("real models (tiny presets) from their .ivm specs", () => {
+  it.each(MODELS)("%s stage %s: the full gradient matches finite differences along a random direction", (file, stage) => {
+    const compiled = compileModel(file, { preset: "tiny", stage, differentiate: true });
     const graph = compiled.graph!;
     expect(graph, "the model compiles").toBeDefined();
     const gradOutputs = graph.outputs.filter((o) => o.name.startsWith("grad:")).map((o) => o.name);
