@@ -35,8 +35,9 @@ export function allChildTokens(n: CstNode | undefined, keys: readonly string[]):
   return keys.flatMap((k) => childTokens(n, k)).sort((a, b) => a.startOffset - b.startOffset);
 }
 
+/** Chevrotain marks unknown positions of recovered nodes with NaN or -1. */
 function valid(x: number | undefined): x is number {
-  return x !== undefined && Number.isFinite(x);
+  return x !== undefined && Number.isFinite(x) && x >= 0;
 }
 
 export function tokSpan(ctx: BuildContext, t: IToken | undefined, fallback: Span): Span {

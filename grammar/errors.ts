@@ -116,10 +116,14 @@ interface Located {
 }
 
 export class SyntaxErrorMapper {
-  private readonly indexOf = new Map<IToken, number>();
+  private indexOfToken: Map<IToken, number> | undefined;
 
-  constructor(private readonly ctx: ChunkContext) {
-    ctx.tokens.forEach((t, i) => this.indexOf.set(t, i));
+  constructor(private readonly ctx: ChunkContext) {}
+
+  /** Built on the first error only: most declarations have none. */
+  private get indexOf(): Map<IToken, number> {
+    this.indexOfToken ??= new Map(this.ctx.tokens.map((t, i) => [t, i]));
+    return this.indexOfToken;
   }
 
   private foundToken(err: IRecognitionException): IToken | undefined {
@@ -136,7 +140,10 @@ export class SyntaxErrorMapper {
     const found = err.token;
     const hasPrevious = previous !== undefined && !isEof(previous);
     if (hasPrevious && (isEof(found) || (preferAfterPrevious && found.startLine! > previous.endLine!))) {
-      return spanAfter(this.ctx.file, previous);
+      const after = spanAfter(this.ctx.file, previous);
+      const end = this.ctx.endOfFile;
+      if (after.offset >= end.offset) return end;
+      return after;
     }
     if (isEof(found)) return this.ctx.following ? tokenSpan(this.ctx.file, this.ctx.following) : this.ctx.endOfFile;
     return tokenSpan(this.ctx.file, found);

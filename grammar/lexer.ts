@@ -35,12 +35,15 @@ function badCharHelp(text: string): string {
   return "remove it";
 }
 
+/** `#`, or U+0007 for characters a terminal would not show. */
 function quoteChars(text: string): string {
-  const shown = [...text].map((ch) => {
+  const chars = [...text];
+  const invisible = chars.some((ch) => {
     const cp = ch.codePointAt(0)!;
-    return cp < 0x20 || cp === 0x7f ? `\\u{${cp.toString(16)}}` : ch;
+    return cp < 0x20 || (cp >= 0x7f && cp < 0xa0) || cp === 0x200b || cp === 0xfeff;
   });
-  return shown.length === 1 ? `\`${shown[0]}\`` : `\`${shown.join("")}\``;
+  if (!invisible) return `\`${text}\``;
+  return chars.map((ch) => `U+${ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`).join(" ");
 }
 
 const ESCAPE = /\\(.)/g;

@@ -36,7 +36,18 @@ function matchingCloser(tokens: readonly IToken[], open: number): number {
   return -1;
 }
 
+function maxDepth(tokens: readonly IToken[]): number {
+  let depth = 0;
+  let max = 0;
+  for (const t of tokens) {
+    if (OPENERS.has(t.tokenType)) max = Math.max(max, ++depth);
+    else if (CLOSERS.has(t.tokenType)) depth = Math.max(0, depth - 1);
+  }
+  return max;
+}
+
 export function guardNesting(tokens: readonly IToken[], file: string, limit = MAX_NESTING): GuardResult {
+  if (maxDepth(tokens) <= limit) return { tokens: [...tokens], diagnostics: [], cutRanges: [] };
   const out: IToken[] = [];
   const diagnostics: Diagnostic[] = [];
   const cutRanges: [number, number][] = [];
