@@ -105,7 +105,7 @@ function renderOne(d: Diagnostic, sources: ReadonlyMap<string, string>, p: Palet
   out.push(`${location(d.span)}${p.severity(d.severity, `${d.severity}[${d.code}]`)}: ${p.bold(d.message)}`);
   const text = d.span ? sources.get(d.span.file) : undefined;
   const snippet = d.span && text !== undefined ? snippetFor(d.span, splitLines(text)) : [];
-  const gutterWidth = Math.max(1, ...snippet.map((l) => String(l.lineNo).length));
+  const gutterWidth = Math.max(1, ...snippet.filter((l) => l.lineNo > 0).map((l) => String(l.lineNo).length));
   const pad = " ".repeat(gutterWidth);
   if (snippet.length > 0) {
     out.push(p.gutter(`${pad} |`));
