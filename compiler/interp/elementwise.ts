@@ -104,11 +104,20 @@ function broadcastMap(
 export function binaryKernel(op: BinaryOp, a: Tensor, b: Tensor, outShape: number[], dtype: DType, precision: Precision): Tensor {
   const out = allocData(dtype, sizeOf(outShape), precision);
   const f = dtype === "i32" ? INT_BINARY[op] : FLOAT_BINARY[op];
-  const oa = broadcastOffsets(outShape, a.shape);
-  const ob = broadcastOffsets(outShape, b.shape);
   const da = a.data;
   const db = b.data;
-  for (let i = 0; i < out.length; i++) out[i] = f(da[oa ? oa[i]! : i]!, db[ob ? ob[i]! : i]!);
+  // Scalars (splat constants, gates) are common enough to skip building an offset table for them.
+  if (db.length === 1 && da.length === out.length) {
+    const y = db[0]!;
+    for (let i = 0; i < out.length; i++) out[i] = f(da[i]!, y);
+  } else if (da.length === 1 && db.length === out.length) {
+    const x = da[0]!;
+    for (let i = 0; i < out.length; i++) out[i] = f(x, db[i]!);
+  } else {
+    const oa = broadcastOffsets(outShape, a.shape);
+    const ob = broadcastOffsets(outShape, b.shape);
+    for (let i = 0; i < out.length; i++) out[i] = f(da[oa ? oa[i]! : i]!, db[ob ? ob[i]! : i]!);
+  }
   return { shape: outShape, data: out };
 }
 

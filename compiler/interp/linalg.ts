@@ -36,7 +36,10 @@ export function reduceKernel(
   return { shape: outShape, data: out };
 }
 
-/** [..., M, K] x [..., K, N]: i-k-j loop order so the innermost loop walks both B and C rows contiguously. */
+/**
+ * [..., M, K] x [..., K, N]. B is transposed once per distinct batch slice into float64 so the
+ * innermost loop is a dot product over k, contiguous in both operands.
+ */
 export function matmulKernel(a: Tensor, b: Tensor, outShape: readonly number[], precision: Precision): Tensor {
   const M = a.shape[a.shape.length - 2]!;
   const K = a.shape[a.shape.length - 1]!;
@@ -48,20 +51,25 @@ export function matmulKernel(a: Tensor, b: Tensor, outShape: readonly number[], 
   const out = allocData("f32", batch * M * N, precision);
   const A = a.data;
   const B = b.data;
-  const row = new Float64Array(N);
+  const bT = new Float64Array(K * N);
+  const aRow = new Float64Array(K);
+  let transposed = -1;
   for (let bi = 0; bi < batch; bi++) {
     const aBase = (aBatch ? aBatch[bi]! : bi) * M * K;
     const bBase = (bBatch ? bBatch[bi]! : bi) * K * N;
+    if (bBase !== transposed) {
+      for (let k = 0; k < K; k++) for (let j = 0; j < N; j++) bT[j * K + k] = B[bBase + k * N + j]!;
+      transposed = bBase;
+    }
     const cBase = bi * M * N;
     for (let i = 0; i < M; i++) {
-      row.fill(0);
-      const aRow = aBase + i * K;
-      for (let k = 0; k < K; k++) {
-        const av = A[aRow + k]!;
-        const bRow = bBase + k * N;
-        for (let j = 0; j < N; j++) row[j]! += av * B[bRow + j]!;
+      for (let k = 0; k < K; k++) aRow[k] = A[aBase + i * K + k]!;
+      for (let j = 0; j < N; j++) {
+        let sum = 0;
+        const col = j * K;
+        for (let k = 0; k < K; k++) sum += aRow[k]! * bT[col + k]!;
+        out[cBase + i * N + j] = sum;
       }
-      for (let j = 0; j < N; j++) out[cBase + i * N + j] = row[j]!;
     }
   }
   return { shape: outShape, data: out };
