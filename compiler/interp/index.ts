@@ -91,7 +91,7 @@ function missingOutput(name: string): never {
   throw new Error(`the graph has no output '${name}'`);
 }
 
-interface EvalContext {
+export interface EvalContext {
   readonly opts: InterpretOptions;
   readonly precision: Precision;
   readonly seed: number;

@@ -113,7 +113,8 @@ function parseValue(c: Cursor): Value {
   if (c.peek() === '"') return c.quoted();
   const w = c.word();
   if (w === "true" || w === "false") return w === "true";
-  if (/^-?(\d|\.\d)/.test(w) && !w.includes("*") || w === "inf" || w === "-inf" || w === "nan") return parseNumber(w, c);
+  const numeric = /^-?(\d|\.\d)/.test(w) && !w.includes("*");
+  if (numeric || w === "inf" || w === "-inf" || w === "nan") return parseNumber(w, c);
   return w;
 }
 
