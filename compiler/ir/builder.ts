@@ -4,7 +4,7 @@
  * elaborator catches and turns into a located diagnostic.
  */
 import type { Span } from "../../diagnostics/span.ts";
-import { canonDim, type Dim, type Shape } from "./dims.ts";
+import { canonDim, formatShape, shapeEq, type Dim, type Shape } from "./dims.ts";
 import { inferShape, isShapeError } from "./shape-rules.ts";
 import type {
   BinaryOp,
@@ -120,7 +120,16 @@ export class GraphBuilder {
   /** Parameters deduplicate by path: asking twice for `blocks.0.w` gives the same value. */
   param(info: ParamInfo, origin?: NodeOrigin): ValueId {
     const existing = this.params.get(info.path);
-    if (existing && existing.id >= 0) return existing.id;
+    if (existing && existing.id >= 0) {
+      const known = existing.info;
+      if (!shapeEq(known.shape, info.shape) || known.dtype !== info.dtype)
+        throw new ShapeRuleError(
+          `parameter '${info.path}' is declared as ${known.dtype}${formatShape(known.shape)} and again as ${info.dtype}${formatShape(info.shape)}`,
+          "param",
+          origin?.spans ?? (info.span ? [info.span] : []),
+        );
+      return existing.id;
+    }
     const spans = origin?.spans ?? (info.span ? [info.span] : undefined);
     const id = this.add({ kind: "param", path: info.path }, [], { spans, name: origin?.name ?? info.path }, info);
     this.params.set(info.path, { info, id });

@@ -31,6 +31,7 @@ describe("GraphBuilder", () => {
     expect(a).toBe(c);
     expect(b.build().params).toHaveLength(1);
     expect(b.build().nodes).toHaveLength(1);
+    expect(() => b.param(paramInfo("w", [3]))).toThrow(/declared as f32\[2\] and again as f32\[3\]/);
   });
   it("throws ShapeRuleError carrying the message and the spans", () => {
     const b = new GraphBuilder();
