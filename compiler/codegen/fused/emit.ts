@@ -1,0 +1,246 @@
+/**
+ * IR -> WGSL expressions. A value is emitted at an index: one u32 WGSL expression per axis of its
+ * shape. Stored values become buffer reads; pointwise ops become arithmetic on their inputs at the
+ * (broadcast-adjusted) same index; views rewrite the index (permute reorders it, slice scales and
+ * shifts it, reshape goes through the linear index, broadcast pins size-1 axes to 0). Each distinct
+ * (value, index) is computed once per scope and bound with `let`.
+ */
+import type { DType, Node, ValueId } from "../../ir/types.ts";
+import { f32Lit } from "../kernel.ts";
+import { randomExpr } from "../rng.ts";
+
+export type Index = readonly string[];
+
+/** How the kernel names the buffer of a stored value. */
+export type BufferNamer = (id: ValueId) => string;
+
+function u32(n: number): string {
+  return `${n >>> 0}u`;
+}
+
+function strides(shape: readonly number[]): number[] {
+  const s = new Array<number>(shape.length);
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    s[i] = acc;
+    acc *= shape[i]!;
+  }
+  return s;
+}
+
+/** Flat row-major offset of `idx` in `shape`, skipping size-1 axes. */
+export function linearIndex(idx: Index, shape: readonly number[]): string {
+  const st = strides(shape);
+  const terms = idx.map((e, i) => (shape[i] === 1 ? "" : st[i] === 1 ? `(${e})` : `(${e}) * ${u32(st[i]!)}`)).filter(Boolean);
+  return terms.length ? terms.join(" + ") : "0u";
+}
+
+/** Per-axis index of the flat offset `flat` (a WGSL u32 expression or name) in `shape`. */
+export function unflatten(flat: string, shape: readonly number[]): string[] {
+  const st = strides(shape);
+  return shape.map((d, i) => {
+    if (d === 1) return "0u";
+    const q = st[i] === 1 ? flat : `(${flat} / ${u32(st[i]!)})`;
+    return i === 0 ? q : `(${q} % ${u32(d)})`;
+  });
+}
+
+export function literal(value: number, dtype: DType): string {
+  if (dtype === "bool") return value ? "true" : "false";
+  if (dtype === "i32") return `${Math.trunc(value)}i`;
+  return f32Lit(value);
+}
+
+/** The WGSL storage element of a dtype: bools are stored as i32 0/1. */
+export function storageElem(dtype: DType): "f32" | "i32" {
+  return dtype === "f32" ? "f32" : "i32";
+}
+
+export function loadAs(dtype: DType, raw: string): string {
+  return dtype === "bool" ? `(${raw} != 0i)` : raw;
+}
+
+export function storeAs(dtype: DType, value: string): string {
+  return dtype === "bool" ? `select(0i, 1i, ${value})` : value;
+}
+
+const UNARY: Record<string, (x: string, t: DType) => string> = {
+  neg: (x) => `(-${x})`,
+  abs: (x) => `abs(${x})`,
+  exp: (x) => `exp(${x})`,
+  log: (x) => `log(${x})`,
+  sqrt: (x) => `sqrt(${x})`,
+  rsqrt: (x) => `inverseSqrt(${x})`,
+  recip: (x) => `(1.0 / ${x})`,
+  tanh: (x) => `ivc_tanh(${x})`,
+  sigmoid: (x) => `ivc_sigmoid(${x})`,
+  erf: (x) => `ivc_erf(${x})`,
+  sin: (x) => `sin(${x})`,
+  cos: (x) => `cos(${x})`,
+  floor: (x, t) => (t === "i32" ? x : `floor(${x})`),
+  sign: (x) => `sign(${x})`,
+  relu: (x, t) => `max(${x}, ${t === "i32" ? "0i" : "0.0"})`,
+};
+
+const BINARY: Record<string, (a: string, b: string, t: DType) => string> = {
+  add: (a, b) => `(${a} + ${b})`,
+  sub: (a, b) => `(${a} - ${b})`,
+  mul: (a, b) => `(${a} * ${b})`,
+  div: (a, b) => `(${a} / ${b})`,
+  max: (a, b) => `max(${a}, ${b})`,
+  min: (a, b) => `min(${a}, ${b})`,
+  pow: (a, b) => `ivc_pow(${a}, ${b})`,
+};
+
+const COMPARE: Record<string, string> = { lt: "<", le: "<=", gt: ">", ge: ">=", eq: "==", ne: "!=" };
+
+export class Emitter {
+  /** Statements of the current scope, in order. */
+  readonly lines: string[] = [];
+  /** Stored values read, in first-read order (the kernel binds each). */
+  readonly reads: ValueId[] = [];
+  private readonly cache = new Map<string, string>();
+  private counter = 0;
+  usesSeed = false;
+
+  constructor(
+    private readonly byId: ReadonlyMap<ValueId, Node>,
+    private readonly stored: ReadonlySet<ValueId>,
+    private readonly bufferName: BufferNamer,
+    private readonly prefix = "t",
+  ) {}
+
+  /** A child scope (a loop body) sharing reads with this one but with its own `let`s. */
+  child(prefix: string): Emitter {
+    const e = new Emitter(this.byId, this.stored, this.bufferName, prefix);
+    (e as { reads: ValueId[] }).reads = this.reads;
+    return e;
+  }
+
+  private bind(expr: string): string {
+    const name = `${this.prefix}${this.counter++}`;
+    this.lines.push(`let ${name} = ${expr};`);
+    return name;
+  }
+
+  /** Binds an index component to a name when it is not already one. */
+  index(expr: string): string {
+    return /^[A-Za-z_][A-Za-z0-9_]*$|^\d+u$/.test(expr) ? expr : this.bind(expr);
+  }
+
+  read(id: ValueId, idx: Index): string {
+    if (!this.reads.includes(id)) this.reads.push(id);
+    const n = this.byId.get(id)!;
+    return loadAs(n.dtype, `${this.bufferName(id)}[${linearIndex(idx, n.shape as number[])}]`);
+  }
+
+  value(id: ValueId, idx: Index): string {
+    const key = `${id}|${idx.join(",")}`;
+    const hit = this.cache.get(key);
+    if (hit) return hit;
+    const n = this.byId.get(id)!;
+    const expr = this.stored.has(id) ? this.read(id, idx) : this.compute(n, idx.map((e) => this.index(e)));
+    const name = /^[A-Za-z_][A-Za-z0-9_]*$/.test(expr) ? expr : this.bind(expr);
+    this.cache.set(key, name);
+    return name;
+  }
+
+  /** A stored value's own expression (its kernel computes it from its inputs rather than reading it). */
+  valueOfStored(n: Node, idx: Index): string {
+    return this.compute(n, idx.map((e) => this.index(e)));
+  }
+
+  /** The index of input `k` of a broadcasting op at output index `idx`. */
+  private aligned(n: Node, k: number, idx: Index): string[] {
+    const inShape = this.byId.get(n.inputs[k]!)!.shape as number[];
+    const outShape = n.shape as number[];
+    const lead = outShape.length - inShape.length;
+    return inShape.map((d, i) => (d === 1 && outShape[i + lead] !== 1 ? "0u" : idx[i + lead]!));
+  }
+
+  private compute(n: Node, idx: Index): string {
+    const op = n.op;
+    const arg = (k: number, at: Index = this.aligned(n, k, idx)) => this.value(n.inputs[k]!, at);
+    switch (op.kind) {
+      case "const":
+        return literal(op.value[0] ?? 0, n.dtype);
+      case "iota":
+        return n.dtype === "f32" ? `f32(${idx[op.axis]})` : `i32(${idx[op.axis]})`;
+      case "random":
+        this.usesSeed = true;
+        return randomExpr(op.dist, op.p, op.stream, "ivc_dyn.seed", linearIndex(idx, n.shape as number[]));
+      case "unary":
+        return UNARY[op.op]!(arg(0), n.dtype);
+      case "binary":
+        return BINARY[op.op]!(arg(0), arg(1), n.dtype);
+      case "compare":
+        return `(${arg(0)} ${COMPARE[op.op]} ${arg(1)})`;
+      case "where":
+        return `select(${arg(2)}, ${arg(1)}, ${arg(0)})`;
+      case "cast": {
+        const from = this.byId.get(n.inputs[0]!)!.dtype;
+        const x = arg(0);
+        if (from === op.to) return x;
+        if (op.to === "bool") return `(${x} != ${from === "f32" ? "0.0" : "0i"})`;
+        if (from === "bool") return `select(${literal(0, op.to)}, ${literal(1, op.to)}, ${x})`;
+        return `${op.to}(${x})`;
+      }
+      case "permute": {
+        const inIdx = new Array<string>(op.perm.length);
+        op.perm.forEach((p, i) => (inIdx[p] = idx[i]!));
+        return arg(0, inIdx);
+      }
+      case "slice":
+        return arg(
+          0,
+          idx.map((e, i) => {
+            const start = op.starts[i]!;
+            const step = op.steps[i]!;
+            const scaled = step === 1 ? e : `(${e}) * ${u32(step)}`;
+            return start === 0 ? scaled : `(${scaled} + ${u32(start)})`;
+          }),
+        );
+      case "broadcast":
+        return arg(0);
+      case "reshape": {
+        const inShape = this.byId.get(n.inputs[0]!)!.shape as number[];
+        const flat = this.index(linearIndex(idx, n.shape as number[]));
+        return arg(0, unflatten(flat, inShape));
+      }
+      case "pad": {
+        const inShape = this.byId.get(n.inputs[0]!)!.shape as number[];
+        const conds: string[] = [];
+        const inner = idx.map((e, i) => {
+          const b = op.before[i]!;
+          if (b === 0 && op.after[i] === 0) return e;
+          conds.push(`(${e} >= ${u32(b)} && ${e} < ${u32(b + inShape[i]!)})`);
+          return `min(select(0u, ${e} - ${u32(b)}, ${e} >= ${u32(b)}), ${u32(inShape[i]! - 1)})`;
+        });
+        const x = arg(0, inner);
+        return conds.length ? `select(${literal(op.value, n.dtype)}, ${x}, ${conds.join(" && ")})` : x;
+      }
+      case "concat": {
+        let offset = 0;
+        const parts = n.inputs.map((input, k) => {
+          const size = (this.byId.get(input)!.shape as number[])[op.axis]!;
+          const at = idx.map((e, i) => (i === op.axis ? `min(select(0u, ${e} - ${u32(offset)}, ${e} >= ${u32(offset)}), ${u32(size - 1)})` : e));
+          const part = { value: this.value(input, at), end: offset + size };
+          offset += size;
+          return part;
+        });
+        let expr = parts[parts.length - 1]!.value;
+        for (let k = parts.length - 2; k >= 0; k--) expr = `select(${expr}, ${parts[k]!.value}, ${idx[op.axis]} < ${u32(parts[k]!.end)})`;
+        return expr;
+      }
+      case "gather": {
+        const table = this.byId.get(n.inputs[0]!)!.shape as number[];
+        const index = this.byId.get(n.inputs[1]!)!.shape as number[];
+        const at = this.value(n.inputs[1]!, idx.slice(op.axis, op.axis + index.length));
+        const row = `min(u32(max(${at}, 0i)), ${u32(table[op.axis]! - 1)})`;
+        return arg(0, [...idx.slice(0, op.axis), row, ...idx.slice(op.axis + index.length)]);
+      }
+      default:
+        throw new Error(`internal: ${op.kind} cannot be inlined`);
+    }
+  }
+}

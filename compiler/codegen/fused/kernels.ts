@@ -1,0 +1,185 @@
+/**
+ * Kernels for fusion groups: pointwise (one invocation per element, several outputs), reduction
+ * (one invocation per output, a loop over the reduced elements with the producers inlined as a
+ * prologue), direct conv3d and scatter-add. Lane-per-output loops need no barriers or workgroup
+ * memory, which is what a CPU rasterizer rewards; operands are read through inlined expressions.
+ */
+import type { Node, ValueId } from "../../ir/types.ts";
+import { bindingDecls, ceilDiv, grid1d, kernelHeader, LINEAR_WORKGROUP, storage, type Kernel, type KernelBinding } from "../kernel.ts";
+import { RNG_WGSL } from "../rng.ts";
+import { helpersFor } from "../wgsl-math.ts";
+import { Emitter, literal, storageElem, storeAs, unflatten } from "./emit.ts";
+
+export const WORKGROUP = 64;
+
+export interface GroupContext {
+  readonly byId: ReadonlyMap<ValueId, Node>;
+  readonly stored: ReadonlySet<ValueId>;
+  /** `.ivm` source lines for the kernel's header comment. */
+  readonly source: (ids: readonly ValueId[]) => string[];
+}
+
+export const bufferName = (id: ValueId): string => `v${id}`;
+
+function u32(n: number): string {
+  return `${n >>> 0}u`;
+}
+
+function numel(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/** Assembles a kernel: bindings (reads, then outputs), helpers, and a 1-D grid over `count` items. */
+function assemble(
+  name: string,
+  description: string,
+  source: string[],
+  emitter: Emitter,
+  outputs: readonly ValueId[],
+  ctx: GroupContext,
+  count: number,
+  body: string,
+): Kernel {
+  const bindings: KernelBinding[] = [
+    ...emitter.reads.map((id) => storage(bufferName(id), "read", storageElem(ctx.byId.get(id)!.dtype))),
+    ...outputs.map((id) => storage(bufferName(id), "read_write", storageElem(ctx.byId.get(id)!.dtype))),
+  ];
+  if (emitter.usesSeed) bindings.push({ kind: "dynamic", name: "ivc_dyn" });
+  const main = `@compute @workgroup_size(${WORKGROUP})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let gi = ${LINEAR_WORKGROUP} * ${u32(WORKGROUP)} + lid;
+  if (gi >= ${u32(count)}) { return; }
+${body}
+}`;
+  const helpers = helpersFor(main);
+  const wgsl = [kernelHeader(name, description, source), bindingDecls(bindings), emitter.usesSeed ? RNG_WGSL : "", helpers, main]
+    .filter(Boolean)
+    .join("\n\n");
+  const groups = ceilDiv(count, WORKGROUP);
+  return { name, wgsl, entryPoint: "main", workgroupSize: [WORKGROUP, 1, 1], dispatch: () => grid1d(groups), bindings, source };
+}
+
+function indent(lines: readonly string[], n = 1): string {
+  return lines.map((l) => `${"  ".repeat(n)}${l}`).join("\n");
+}
+
+export function pointwiseKernel(outputs: readonly ValueId[], ctx: GroupContext, name: string): Kernel {
+  const shape = ctx.byId.get(outputs[0]!)!.shape as number[];
+  const e = new Emitter(ctx.byId, ctx.stored, bufferName);
+  const idx = unflatten("gi", shape);
+  // The outputs themselves are stored: compute them from their inputs, not by reading themselves.
+  const values = outputs.map((id) => {
+    const n = ctx.byId.get(id)!;
+    return { id, expr: e.valueOfStored(n, idx) };
+  });
+  const stores = values.map(({ id, expr }) => `${bufferName(id)}[gi] = ${storeAs(ctx.byId.get(id)!.dtype, expr)};`);
+  const body = indent([...e.lines, ...stores]);
+  return assemble(name, `pointwise over [${shape.join(", ")}]`, ctx.source(outputs), e, outputs, ctx, numel(shape), body);
+}
+
+/** Full input index of a reduction: kept axes from the output index, reduced axes from the loop. */
+function reductionIndex(inShape: readonly number[], axes: readonly number[], keepdims: boolean, outIdx: readonly string[], loopIdx: readonly string[]): string[] {
+  let k = 0;
+  let r = 0;
+  return inShape.map((_, i) => {
+    if (axes.includes(i)) {
+      if (keepdims) k++;
+      return loopIdx[r++]!;
+    }
+    return outIdx[k++]!;
+  });
+}
+
+export function reduceKernel(id: ValueId, ctx: GroupContext, name: string): Kernel {
+  const n = ctx.byId.get(id)!;
+  if (n.op.kind !== "reduce") throw new Error("internal: not a reduce");
+  const op = n.op;
+  const input = ctx.byId.get(n.inputs[0]!)!;
+  const inShape = input.shape as number[];
+  const outShape = n.shape as number[];
+  const reduced = op.axes.map((a) => inShape[a]!);
+  const length = numel(reduced);
+  const e = new Emitter(ctx.byId, ctx.stored, bufferName);
+  const outIdx = unflatten("gi", outShape).map((x) => e.index(x));
+  const loop = e.child("l");
+  const loopIdx = unflatten("r", reduced);
+  const x = loop.value(n.inputs[0]!, reductionIndex(inShape, op.axes, op.keepdims, outIdx, loopIdx));
+  const isInt = n.dtype === "i32";
+  const zero = op.op === "sum" ? literal(0, n.dtype) : isInt ? "-2147483647i" : "-3.4028234663852886e38";
+  const combine = op.op === "sum" ? `acc = acc + ${x};` : `acc = max(acc, ${x});`;
+  e.usesSeed ||= loop.usesSeed;
+  const body = indent([
+    ...e.lines,
+    `var acc: ${isInt ? "i32" : "f32"} = ${zero};`,
+    `for (var r: u32 = 0u; r < ${u32(length)}; r = r + 1u) {`,
+    indent([...loop.lines, combine]),
+    "}",
+    `${bufferName(id)}[gi] = acc;`,
+  ]);
+  return assemble(name, `${op.op} over axes [${op.axes.join(", ")}] of [${inShape.join(", ")}]`, ctx.source([id]), e, [id], ctx, numel(outShape), body);
+}
+
+export function conv3dKernel(id: ValueId, ctx: GroupContext, name: string): Kernel {
+  const n = ctx.byId.get(id)!;
+  if (n.op.kind !== "conv3d") throw new Error("internal: not a conv3d");
+  const op = n.op;
+  const [N, O, T, H, W] = n.shape as number[];
+  const xShape = ctx.byId.get(n.inputs[0]!)!.shape as number[];
+  const wShape = ctx.byId.get(n.inputs[1]!)!.shape as number[];
+  const [, cin, kt, kh, kw] = wShape as [number, number, number, number, number];
+  const perGroup = O! / op.groups;
+  const e = new Emitter(ctx.byId, ctx.stored, bufferName);
+  const [ni, oi, ti, hi, wi] = unflatten("gi", [N!, O!, T!, H!, W!]).map((x) => e.index(x));
+  e.lines.push(`let cbase = (${oi} / ${u32(perGroup)}) * ${u32(cin)};`);
+  const loop = e.child("l");
+  const ks = [kt, kh, kw];
+  const dims = [xShape[2]!, xShape[3]!, xShape[4]!];
+  const outPos = [ti!, hi!, wi!];
+  const coords = [0, 1, 2].map((d) => {
+    loop.lines.push(`let p${d} = i32(${outPos[d]}) * ${op.stride[d]}i - ${op.padding[d]}i + i32(k${d}) * ${op.dilation[d]}i;`);
+    return `p${d}`;
+  });
+  loop.lines.push(`let inside = ${coords.map((c, d) => `${c} >= 0i && ${c} < ${dims[d]}i`).join(" && ")};`);
+  const clamped = coords.map((c, d) => `u32(clamp(${c}, 0i, ${dims[d]! - 1}i))`);
+  const xv = loop.value(n.inputs[0]!, [ni!, "(cbase + ci)", ...clamped]);
+  const wv = loop.value(n.inputs[1]!, [oi!, "ci", "k0", "k1", "k2"]);
+  e.usesSeed ||= loop.usesSeed;
+  const body = indent([
+    ...e.lines,
+    "var acc = 0.0;",
+    `for (var ci: u32 = 0u; ci < ${u32(cin)}; ci = ci + 1u) {`,
+    `for (var k0: u32 = 0u; k0 < ${u32(ks[0]!)}; k0 = k0 + 1u) {`,
+    `for (var k1: u32 = 0u; k1 < ${u32(ks[1]!)}; k1 = k1 + 1u) {`,
+    `for (var k2: u32 = 0u; k2 < ${u32(ks[2]!)}; k2 = k2 + 1u) {`,
+    indent([...loop.lines, `acc = acc + select(0.0, ${xv} * ${wv}, inside);`]),
+    "}}}}",
+    `${bufferName(id)}[gi] = acc;`,
+  ]);
+  const desc = `conv3d [${xShape.join(", ")}] * [${wShape.join(", ")}] stride [${op.stride}] padding [${op.padding}] groups ${op.groups}`;
+  return assemble(name, desc, ctx.source([id]), e, [id], ctx, numel(n.shape as number[]), body);
+}
+
+/** out[pre, row, post] = sum over index positions j with index[j] == row of src[pre, j, post]. */
+export function scatterAddKernel(id: ValueId, ctx: GroupContext, name: string): Kernel {
+  const n = ctx.byId.get(id)!;
+  if (n.op.kind !== "scatter_add") throw new Error("internal: not a scatter_add");
+  const axis = n.op.axis;
+  const outShape = n.shape as number[];
+  const idxShape = ctx.byId.get(n.inputs[1]!)!.shape as number[];
+  const e = new Emitter(ctx.byId, ctx.stored, bufferName);
+  const outIdx = unflatten("gi", outShape).map((x) => e.index(x));
+  const loop = e.child("l");
+  const j = unflatten("r", idxShape);
+  const at = loop.value(n.inputs[1]!, j);
+  const srcIdx = [...outIdx.slice(0, axis), ...j, ...outIdx.slice(axis + 1)];
+  const v = loop.value(n.inputs[0]!, srcIdx);
+  const body = indent([
+    ...e.lines,
+    "var acc = 0.0;",
+    `for (var r: u32 = 0u; r < ${u32(numel(idxShape))}; r = r + 1u) {`,
+    indent([...loop.lines, `acc = acc + select(0.0, ${v}, ${at} == i32(${outIdx[axis]}));`]),
+    "}",
+    `${bufferName(id)}[gi] = acc;`,
+  ]);
+  return assemble(name, `scatter_add into [${outShape.join(", ")}] along axis ${axis}`, ctx.source([id]), e, [id], ctx, numel(outShape), body);
+}
