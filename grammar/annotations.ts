@@ -12,24 +12,28 @@ interface InitParam {
   readonly required: boolean;
 }
 
-/** Initializer name -> its parameters in positional order. */
+/**
+ * Initializer name -> its parameters in positional order. Optional ones default as in PyTorch's
+ * nn.init (normal std 1, uniform [0, 1), trunc_normal cut at +-2, kaiming a = sqrt(5)), matching
+ * compiler/elaborate/init.ts.
+ */
 export const INITIALIZERS: Readonly<Record<string, readonly InitParam[]>> = {
   zeros: [],
   ones: [],
   constant: [{ name: "value", required: true }],
   normal: [
-    { name: "std", required: true },
+    { name: "std", required: false },
     { name: "mean", required: false },
   ],
   trunc_normal: [
-    { name: "std", required: true },
+    { name: "std", required: false },
     { name: "mean", required: false },
     { name: "a", required: false },
     { name: "b", required: false },
   ],
   uniform: [
-    { name: "a", required: true },
-    { name: "b", required: true },
+    { name: "a", required: false },
+    { name: "b", required: false },
   ],
   xavier_uniform: [],
   kaiming_uniform: [{ name: "a", required: false }],

@@ -176,15 +176,15 @@ export const SYNTAX_CODES = {
     message: "expected a config field, found {found}",
     help: "a field is written `name: type = default`, e.g. `frames: int = 8`",
   },
-  IV1038: {
-    severity: "error",
-    message: "`{word}` is a keyword and cannot be used as a name",
-    help: "choose another name, e.g. `{word}_`",
-  },
   IV1037: {
     severity: "error",
     message: "expected a preset override, found {found}",
     help: "an override is written `key = value`, e.g. `size = 32`",
+  },
+  IV1038: {
+    severity: "error",
+    message: "`{word}` is a keyword and cannot be used as a name",
+    help: "choose another name, e.g. `{word}_`",
   },
 
   // Annotations (IV1040-IV1049)
@@ -212,10 +212,5 @@ export const SYNTAX_CODES = {
     severity: "warning",
     message: "`@{name}` is given twice",
     help: "remove the repeated annotation",
-  },
-  IV1045: {
-    severity: "error",
-    message: "`@{name}` cannot annotate {what}",
-    help: "annotations go before a sub-module (`@frozen visual = ...`) or a `param`/`buffer` declaration",
   },
 } as const satisfies CodeTable;
