@@ -9,6 +9,7 @@ import { GraphBuilder } from "../../compiler/ir/builder.ts";
 import { evalShape, type Shape } from "../../compiler/ir/dims.ts";
 import type { Graph, ParamInfo, ValueId } from "../../compiler/ir/types.ts";
 import { interpret, type HostArray } from "../../compiler/interp/index.ts";
+import { verifyGraph } from "../../compiler/ir/verify.ts";
 
 /** mulberry32: a tiny seeded generator so test data is reproducible. */
 export function rng(seed: number): () => number {
@@ -98,6 +99,7 @@ function relErr(a: ArrayLike<number>, n: ArrayLike<number>): number {
 export function gradCheck(c: GradCheckCase): number {
   const { graph, values, inputs } = buildCase(c);
   const { graph: full, grads } = differentiate(graph, { loss: "loss", wrt: (p) => !p.frozen });
+  expect(verifyGraph(full)).toEqual([]);
   const run = (params: Record<string, Float64Array>, outputs: string[]) => interpret(full, { inputs, params, precision: "f64", outputs });
   const analytic = run(values, [...grads.keys()].map((p) => `grad:${p}`));
   const h = 1e-6;

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { interpret, type HostArray } from "../../compiler/interp/index.ts";
 import { evalShape } from "../../compiler/ir/dims.ts";
 import { compileModel } from "../../compiler/pipeline.ts";
+import { verifyGraph } from "../../compiler/ir/verify.ts";
 import { randomData, rng } from "./gradcheck.ts";
 
 /**
@@ -20,6 +21,7 @@ describe("real models (tiny presets) from their .ivm specs", () => {
     const compiled = compileModel(file, { preset: "tiny", stage, differentiate: true });
     const graph = compiled.graph!;
     expect(graph, "the model compiles").toBeDefined();
+    expect(verifyGraph(graph)).toEqual([]);
     const gradOutputs = graph.outputs.filter((o) => o.name.startsWith("grad:")).map((o) => o.name);
     expect(gradOutputs.length).toBeGreaterThan(50);
     const dims = { B: 2 };

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { differentiate } from "../../compiler/autodiff/index.ts";
 import { interpret } from "../../compiler/interp/index.ts";
 import { simplify } from "../../compiler/simplify/index.ts";
+import { verifyGraph } from "../../compiler/ir/verify.ts";
 import { randomData, rng } from "../autodiff/gradcheck.ts";
 import { buildUniformerTiny, TINY } from "./uniformer-tiny.ts";
 
@@ -34,6 +35,8 @@ describe("tiny UniFormerV2 on the interpreter", () => {
     const { graph: full, grads, unreachable } = differentiate(graph, { loss: "loss", wrt: (p) => !p.frozen });
     expect(unreachable).toEqual([]);
     const small = simplify(full);
+    expect(verifyGraph(full)).toEqual([]);
+    expect(verifyGraph(small)).toEqual([]);
     const next = rng(11);
     const values = Object.fromEntries(
       params.map((p) => [p.path, Float32Array.from(randomData({ shape: p.shape as number[] }, next), (v) => v * (p.init.kind === "normal" ? 0.2 : 1))]),

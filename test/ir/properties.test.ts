@@ -6,6 +6,7 @@ import { printGraph } from "../../compiler/ir/printer.ts";
 import type { Graph, ValueId } from "../../compiler/ir/types.ts";
 import { interpret } from "../../compiler/interp/index.ts";
 import { simplify } from "../../compiler/simplify/index.ts";
+import { verifyGraph } from "../../compiler/ir/verify.ts";
 import { randomData, rng } from "../autodiff/gradcheck.ts";
 
 /** A random well-typed graph: random ops over earlier values, skipping any the shape rules refuse. */
@@ -76,6 +77,8 @@ describe("properties of random graphs", () => {
       fc.property(fc.integer({ min: 0, max: 1e9 }), (seed) => {
         const { graph, feeds } = randomGraph(seed);
         const small = simplify(graph);
+        expect(verifyGraph(graph)).toEqual([]);
+        expect(verifyGraph(small)).toEqual([]);
         expect(small.nodes.length).toBeLessThanOrEqual(graph.nodes.length);
         const want = interpret(graph, { inputs: feeds, params: {}, precision: "f64" });
         const got = interpret(small, { inputs: feeds, params: {}, precision: "f64" });
