@@ -155,7 +155,9 @@ function unslice(b: GraphBuilder, g: ValueId, op: Extract<Op, { kind: "slice" }>
     const X = xShape[i]!;
     const L = vShape[i]!;
     if (op.starts[i] === 0 && dimEq(L, X)) {
-      before.push(0), after.push(0), keep.push(L);
+      before.push(0);
+      after.push(0);
+      keep.push(L);
       continue;
     }
     if (typeof X !== "number" || typeof L !== "number")
@@ -243,13 +245,14 @@ export const VJP: Record<OpKind, VjpRule | undefined> = {
     const { b, g } = ctx;
     const axis = (ctx.node.op as Extract<Op, { kind: "concat" }>).axis;
     const gShape = b.shapeOf(g);
-    let offset: Dim = 0;
+    // Offsets are sums of the earlier sizes; undefined once they stop being expressible.
+    let offset: Dim | undefined = 0;
     return ctx.x.map((xi, k) => {
       const size = b.shapeOf(xi)[axis]!;
       const start = offset;
-      offset = dimAdd(offset, size) ?? NaN;
+      offset = offset === undefined ? undefined : dimAdd(offset, size);
       if (!ctx.needs[k]) return undefined;
-      if (typeof start !== "number") throw new Error(`cannot differentiate concat at symbolic offset ${start}`);
+      if (typeof start !== "number") throw new Error(`cannot differentiate concat input ${k}: its offset along axis ${axis} is not a number`);
       const starts = gShape.map((_, i) => (i === axis ? start : 0));
       const ends = gShape.map((d, i) => (i === axis ? dimAdd(start, size)! : d));
       return b.slice(g, starts, ends);
