@@ -36,6 +36,8 @@ export interface MatmulParams {
   readonly b?: OperandMap;
   readonly c?: OperandMap;
   readonly epilogue?: Epilogue;
+  /** Binding names for the operands (default A, B, C), e.g. x/weight/y when a conv is a matmul. */
+  readonly operandNames?: { readonly a: string; readonly b: string; readonly c: string };
   readonly name?: string;
   readonly source?: readonly string[];
 }
@@ -81,7 +83,17 @@ function describe(r: ResolvedMatmul): string {
 
 export function matmul(p: MatmulParams, profile: AdapterProfile): Kernel {
   const useSimdTile = profile.software;
-  return useSimdTile ? simdMatmul(p, profile.subgroups && profile.subgroupSize === 8) : tiledMatmul(p);
+  const k = useSimdTile ? simdMatmul(p, profile.subgroups && profile.subgroupSize === 8) : tiledMatmul(p);
+  return p.operandNames ? renameOperands(k, p.operandNames) : k;
+}
+
+function renameOperands(k: Kernel, names: { a: string; b: string; c: string }): Kernel {
+  const map: Record<string, string> = { A: names.a, B: names.b, C: names.c };
+  return {
+    ...k,
+    wgsl: k.wgsl.replace(/\b([ABC])(?=\[|: array)/g, (m) => map[m]),
+    bindings: k.bindings.map((b) => (b.kind === "storage" && b.name in map ? { ...b, name: map[b.name] } : b)),
+  };
 }
 
 const ROWS = 8;
