@@ -66,8 +66,20 @@ export function storage(name: string, access: "read" | "read_write", elem: ElemT
   return { kind: "storage", name, elem, access };
 }
 
+// WGSL keywords and reserved words a tensor might plausibly be named after (the full list is longer).
+const WGSL_RESERVED = new Set(
+  ("alias array atomic bitcast bool break case const continue default diagnostic discard do else enable false fn for if let loop " +
+    "meta mat2x2 mat3x3 mat4x4 override ptr requires return sampler self struct switch texture true type u32 i32 f32 f16 var vec2 vec3 vec4 while " +
+    "as async auto await become cast catch class const_cast delete enum export extends final finally friend from function goto import " +
+    "in inline instanceof interface layout match mod module move mut namespace new nil null of package private protected public " +
+    "static super template this throw try typedef typename typeof union unsafe using virtual void with yield").split(" "),
+);
+
 /** Declarations for `bindings`, in order; constant tables are read-only storage. */
 export function bindingDecls(bindings: readonly KernelBinding[]): string {
+  for (const b of bindings) {
+    if (WGSL_RESERVED.has(b.name) || !/^[A-Za-z][A-Za-z0-9_]*$/.test(b.name)) throw new Error(`'${b.name}' cannot name a WGSL binding (reserved word or invalid identifier)`);
+  }
   const struct = bindings.some((b) => b.kind === "dynamic") ? DYNAMIC_WGSL + "\n" : "";
   return struct + bindings
     .map((b, i) => {
