@@ -4,6 +4,7 @@
  * Pipeline: lex (lexer.ts) -> cap nesting (structure.ts) -> split into top-level declarations ->
  * parse each with chevrotain (parser.ts) -> humanize errors (errors.ts) -> build the AST (cst-*.ts).
  */
+import type { CstNode } from "chevrotain";
 import type { Diagnostic } from "../diagnostics/diagnostic.ts";
 import { makeDiagnostic } from "../diagnostics/diagnostic.ts";
 import type { Span } from "../diagnostics/span.ts";
@@ -12,13 +13,14 @@ import { DeclBuilder } from "./cst-decl.ts";
 import type { BuildContext } from "./cst-util.ts";
 import { SyntaxErrorMapper } from "./errors.ts";
 import { lex } from "./lexer.ts";
-import { ivmParser } from "./parser.ts";
-import { LineIndex, spanBetween } from "./spans.ts";
+import { ivmParser, TooManyErrors, type IvmParser } from "./parser.ts";
+import { LineIndex, spanBetween, tokenSpan } from "./spans.ts";
 import { guardNesting, isDeclarationStart, lineStartTokens, splitDeclarations } from "./structure.ts";
 
 export type * from "./ast.ts";
 export { readSource, decodeSource, type SourceText } from "./source.ts";
 export { MAX_NESTING } from "./structure.ts";
+export { MAX_ERRORS_PER_DECLARATION } from "./parser.ts";
 export { MAX_OPERATORS } from "./cst-expr.ts";
 export { INITIALIZERS, ANNOTATIONS } from "./annotations.ts";
 
@@ -43,34 +45,63 @@ function awayFrom(syntaxErrors: readonly Diagnostic[], d: Diagnostic): boolean {
   return line === undefined || syntaxErrors.every((e) => e.span === undefined || Math.abs(e.span.line - line) > 1);
 }
 
+/** The declaration's CST, or undefined when it had so many errors that parsing stopped. */
+function parseDeclaration(parser: IvmParser): CstNode | undefined {
+  // Chevrotain signals every syntax error with an exception; their stack traces are never shown
+  // and capturing them dominates the cost of parsing badly broken input.
+  const stackTraceLimit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return parser.topDecl();
+  } catch (e) {
+    if (e instanceof TooManyErrors) return undefined;
+    throw e;
+  } finally {
+    Error.stackTraceLimit = stackTraceLimit;
+  }
+}
+
+/** Like a C compiler's error limit: past this many, more errors only bury the first ones. */
+export const MAX_SYNTAX_ERRORS = 200;
+
 function parseText(text: string, file: string): ParseResult {
   const lines = new LineIndex(text);
   const whole: Span = lines.span(file, 0, text.length);
   const endOfFile: Span = lines.span(file, text.length, text.length);
   const lexed = lex(text, file);
-  const guarded = guardNesting(lexed.tokens, file);
-  const tokens = guarded.tokens;
-  const diagnostics: Diagnostic[] = [...lexed.diagnostics, ...guarded.diagnostics];
+  const tokens = lexed.tokens;
+  const diagnostics: Diagnostic[] = [...lexed.diagnostics];
   const layout = { lineStarts: lineStartTokens(tokens) };
   const parser = ivmParser();
   const imports: ImportDecl[] = [];
   const decls: TopDecl[] = [];
 
+  let errorCount = 0;
   for (const [start, end] of splitDeclarations(tokens)) {
-    const chunk = tokens.slice(start, end);
+    if (errorCount >= MAX_SYNTAX_ERRORS) {
+      diagnostics.push(makeDiagnostic("IV1039", tokenSpan(file, tokens[start]!), { limit: MAX_SYNTAX_ERRORS }));
+      break;
+    }
+    // Nesting is capped per declaration, so brackets left open in one do not count against the next.
+    const guarded = guardNesting(tokens.slice(start, end), file);
+    const chunk = guarded.tokens;
+    diagnostics.push(...guarded.diagnostics);
     const mapper = new SyntaxErrorMapper({ file, tokens: chunk, following: tokens[end], endOfFile });
     if (!isDeclarationStart(chunk[0]!)) {
       const stray = mapper.strayTokens(chunk[0]!);
       if (!onLexicalErrorLine(lexed.diagnostics, stray)) diagnostics.push(stray);
+      errorCount++;
       continue;
     }
     parser.setInput(chunk, layout);
-    const cst = parser.topDecl();
+    const cst = parseDeclaration(parser);
     const syntax = mapper.map(parser.errors).filter((d) => !inside(guarded.cutRanges, d));
     const ctx: BuildContext = { file, diagnostics: [] };
-    const decl = new DeclBuilder(ctx).topDecl(cst, spanBetween(file, chunk[0]!, chunk.at(-1)!));
+    const decl = cst && new DeclBuilder(ctx).topDecl(cst, spanBetween(file, chunk[0]!, chunk.at(-1)!));
     const explained = syntax.filter((d) => !onLexicalErrorLine(lexed.diagnostics, d));
-    diagnostics.push(...explained, ...ctx.diagnostics.filter((d) => awayFrom(syntax, d)));
+    const converted = ctx.diagnostics.filter((d) => awayFrom(syntax, d));
+    diagnostics.push(...explained, ...converted);
+    errorCount += explained.length + converted.length + guarded.diagnostics.length;
     if (decl?.kind === "import") imports.push(decl);
     else if (decl) decls.push(decl);
   }

@@ -4,7 +4,7 @@
  *
  * Only grammar/ sees this parser; everything else gets the AST from parseIvm.
  */
-import { EOF, type IToken, type TokenType } from "chevrotain";
+import { EOF, type IRecognitionException, type IToken, type TokenType } from "chevrotain";
 import { alt, ExpressionParser } from "./parser-expr.ts";
 import * as T from "./tokens.ts";
 
@@ -12,10 +12,25 @@ export type { EncodedError, LayoutFacts } from "./parser-expr.ts";
 
 const STAGE_ITEM_CONTINUATIONS: readonly TokenType[] = [T.Dot, T.Comma, T.RBrace, T.Semicolon, EOF];
 
+/**
+ * Thrown out of a parse once a declaration has this many syntax errors. Chevrotain's resynchronizing
+ * recovery rescans the input after each error, which turns a long run of garbage quadratic; only
+ * the first few errors of a declaration are ever shown, so the rest need not be found.
+ */
+export class TooManyErrors extends Error {}
+export const MAX_ERRORS_PER_DECLARATION = 25;
+
 export class IvmParser extends ExpressionParser {
   constructor() {
     super();
     this.performSelfAnalysis();
+    const recognizer = this as unknown as { SAVE_ERROR(e: IRecognitionException): IRecognitionException };
+    const save = recognizer.SAVE_ERROR.bind(this);
+    recognizer.SAVE_ERROR = (e) => {
+      const saved = save(e);
+      if (this.errors.length >= MAX_ERRORS_PER_DECLARATION) throw new TooManyErrors();
+      return saved;
+    };
   }
 
   /** In `freeze a,\n steps 200` the comma is a trailing one: `steps` starts the next item. */

@@ -46,8 +46,8 @@ function maxDepth(tokens: readonly IToken[]): number {
   return max;
 }
 
-export function guardNesting(tokens: readonly IToken[], file: string, limit = MAX_NESTING): GuardResult {
-  if (maxDepth(tokens) <= limit) return { tokens: [...tokens], diagnostics: [], cutRanges: [] };
+export function guardNesting(tokens: IToken[], file: string, limit = MAX_NESTING): GuardResult {
+  if (maxDepth(tokens) <= limit) return { tokens: tokens as IToken[], diagnostics: [], cutRanges: [] };
   const out: IToken[] = [];
   const diagnostics: Diagnostic[] = [];
   const cutRanges: [number, number][] = [];

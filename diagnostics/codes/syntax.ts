@@ -186,6 +186,11 @@ export const SYNTAX_CODES = {
     message: "`{word}` is a keyword and cannot be used as a name",
     help: "choose another name, e.g. `{word}_`",
   },
+  IV1039: {
+    severity: "note",
+    message: "stopped after {limit} syntax errors; the rest of the file was not checked",
+    help: "fix the errors above and check again",
+  },
 
   // Annotations (IV1040-IV1049)
   IV1040: {

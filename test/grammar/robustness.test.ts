@@ -6,7 +6,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { Diagnostic } from "../../diagnostics/diagnostic.ts";
 import type { Span } from "../../diagnostics/span.ts";
-import { MAX_NESTING, parseIvm } from "../../grammar/index.ts";
+import { MAX_NESTING, MAX_SYNTAX_ERRORS, parseIvm } from "../../grammar/index.ts";
 import { LineIndex } from "../../grammar/spans.ts";
 import { allNodes } from "./helpers.ts";
 
@@ -161,18 +161,23 @@ describe("parser limits", () => {
       size += parts.at(-1)!.length;
     }
     const text = `${parts.join("")}module Broken { x = f(1,\n}\n`;
-    // Best of two runs: the machine running the tests may be busy with other work.
-    const timed = () => {
+    // Best of three runs: the first pays for JIT warm-up, and the test machine may be busy.
+    const runs = [0, 1, 2].map(() => {
       const start = performance.now();
       const result = parseIvm(text, "big.ivm");
       return { result, elapsed: performance.now() - start };
-    };
-    const first = timed();
-    const second = timed();
-    expect(Math.min(first.elapsed, second.elapsed)).toBeLessThan(2000);
-    const { program, diagnostics } = second.result;
+    });
+    expect(Math.min(...runs.map((r) => r.elapsed))).toBeLessThan(2000);
+    const { program, diagnostics } = runs[0]!.result;
     expect(program.decls.length).toBe(parts.length + 1);
     expect(diagnostics.map((d) => [d.code, d.span!.line])).toEqual([["IV1011", text.split("\n").length - 2]]);
+  });
+
+  it("stops after MAX_SYNTAX_ERRORS and says so", () => {
+    const text = "module A { x = f(\n".repeat(MAX_SYNTAX_ERRORS + 50);
+    const ds = parseAndCheck(text);
+    expect(ds.filter((d) => d.code === "IV1011")).toHaveLength(MAX_SYNTAX_ERRORS);
+    expect(ds.at(-1)).toMatchObject({ code: "IV1039", severity: "note", span: { line: MAX_SYNTAX_ERRORS + 1 } });
   });
 
   it("handles empty input, a BOM, CRLF line ends and lone replacement characters", () => {
