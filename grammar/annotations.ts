@@ -4,7 +4,7 @@
  */
 import { makeDiagnostic } from "../diagnostics/diagnostic.ts";
 import type { Annotation, Argument, Expr } from "./ast.ts";
-import type { BuildContext } from "./cst-util.ts";
+import { report, type BuildContext } from "./cst-util.ts";
 import { closest } from "./suggest.ts";
 
 interface InitParam {
@@ -49,29 +49,36 @@ function initUsage(name: string): string {
 }
 
 function knownInitializers(): string {
-  return Object.keys(INITIALIZERS).map((k) => `\`${k}\``).join(", ");
+  return Object.keys(INITIALIZERS)
+    .map((k) => `\`${k}\``)
+    .join(", ");
 }
 
 function checkInitializer(ctx: BuildContext, init: Expr): void {
   const callee = init.kind === "call" ? init.callee : init;
   if (callee.kind !== "name") {
-    ctx.diagnostics.push(
-      makeDiagnostic("IV1041", init.span, { name: "init", problem: "expected an initializer name", usage: "write `@init(zeros)` or `@init(normal(std = 0.02))`" }),
+    report(ctx, () =>
+      makeDiagnostic("IV1041", init.span, {
+        name: "init",
+        problem: "expected an initializer name",
+        usage: "write `@init(zeros)` or `@init(normal(std = 0.02))`",
+      }),
     );
     return;
   }
   const params = INITIALIZERS[callee.name];
   if (!params) {
-    const guess = closest(callee.name, Object.keys(INITIALIZERS));
-    ctx.diagnostics.push(
-      makeDiagnostic("IV1042", callee.span, { name: callee.name, known: knownInitializers(), suggestion: guess ? `; did you mean \`${guess}\`?` : "" }),
-    );
+    report(ctx, () => {
+      const guess = closest(callee.name, Object.keys(INITIALIZERS));
+      const suggestion = guess ? `; did you mean \`${guess}\`?` : "";
+      return makeDiagnostic("IV1042", callee.span, { name: callee.name, known: knownInitializers(), suggestion });
+    });
     return;
   }
   const args: readonly Argument[] = init.kind === "call" ? init.args : [];
   const given = new Set<string>();
   const problem = (text: string, span = init.span) =>
-    ctx.diagnostics.push(makeDiagnostic("IV1043", span, { name: callee.name, problem: text, usage: initUsage(callee.name) }));
+    report(ctx, () => makeDiagnostic("IV1043", span, { name: callee.name, problem: text, usage: initUsage(callee.name) }));
   let positional = 0;
   for (const arg of args) {
     let param: InitParam | undefined;
@@ -85,7 +92,10 @@ function checkInitializer(ctx: BuildContext, init: Expr): void {
     } else {
       param = params[positional++];
       if (!param) {
-        problem(params.length === 0 ? "it takes no arguments" : `too many arguments: it takes at most ${params.length}`, arg.span);
+        problem(
+          params.length === 0 ? "it takes no arguments" : `too many arguments: it takes at most ${params.length}`,
+          arg.span,
+        );
         return;
       }
     }
@@ -105,11 +115,13 @@ export function checkAnnotations(ctx: BuildContext, annotations: readonly Annota
   for (const a of annotations) {
     const name = a.name.name;
     if (name === "") continue;
-    if (seen.has(name)) ctx.diagnostics.push(makeDiagnostic("IV1044", a.span, { name }));
+    if (seen.has(name)) report(ctx, () => makeDiagnostic("IV1044", a.span, { name }));
     seen.add(name);
     if (name === "frozen" || name === "no_decay") {
       if (a.args && a.args.length > 0) {
-        ctx.diagnostics.push(makeDiagnostic("IV1041", a.span, { name, problem: "it takes no arguments", usage: `write \`@${name}\`` }));
+        report(ctx, () =>
+          makeDiagnostic("IV1041", a.span, { name, problem: "it takes no arguments", usage: `write \`@${name}\`` }),
+        );
       }
       continue;
     }
@@ -117,15 +129,22 @@ export function checkAnnotations(ctx: BuildContext, annotations: readonly Annota
       const args = a.args ?? [];
       const usage = "write `@init(zeros)` or `@init(trunc_normal(std = 0.02))`";
       if (args.length !== 1 || args[0]!.name) {
-        const problem = args.length === 0 ? "it needs one initializer" : args.length > 1 ? "it takes one initializer" : "the initializer is not a keyword argument";
-        ctx.diagnostics.push(makeDiagnostic("IV1041", a.span, { name, problem, usage }));
+        const problem =
+          args.length === 0
+            ? "it needs one initializer"
+            : args.length > 1
+              ? "it takes one initializer"
+              : "the initializer is not a keyword argument";
+        report(ctx, () => makeDiagnostic("IV1041", a.span, { name, problem, usage }));
         continue;
       }
       checkInitializer(ctx, args[0]!.value);
       continue;
     }
-    const guess = closest(name, ANNOTATIONS);
     const atName = { ...a.span, endOffset: a.name.span.endOffset, endLine: a.name.span.endLine, endCol: a.name.span.endCol };
-    ctx.diagnostics.push(makeDiagnostic("IV1040", atName, { name, suggestion: guess ? `; did you mean \`@${guess}\`?` : "" }));
+    report(ctx, () => {
+      const guess = closest(name, ANNOTATIONS);
+      return makeDiagnostic("IV1040", atName, { name, suggestion: guess ? `; did you mean \`@${guess}\`?` : "" });
+    });
   }
 }

@@ -3,11 +3,19 @@ import type { CstNode } from "chevrotain";
 import { makeDiagnostic } from "../diagnostics/diagnostic.ts";
 import type { Span } from "../diagnostics/span.ts";
 import type {
-  Annotation, BinaryOperator, Expr, ForwardMember, Member, MemberTarget, Parameter, Pattern, Statement,
+  Annotation,
+  BinaryOperator,
+  Expr,
+  ForwardMember,
+  Member,
+  MemberTarget,
+  Parameter,
+  Pattern,
+  Statement,
 } from "./ast.ts";
 import { checkAnnotations } from "./annotations.ts";
 import { ExprBuilder } from "./cst-expr.ts";
-import { childNode, childNodes, childToken, identifier, nodeSpan, tokSpan, type BuildContext } from "./cst-util.ts";
+import { childNode, childNodes, childToken, identifier, nodeSpan, report, tokSpan, type BuildContext } from "./cst-util.ts";
 
 export class BodyBuilder {
   readonly expr: ExprBuilder;
@@ -65,7 +73,7 @@ export class BodyBuilder {
   private letMember(n: CstNode, at: Span): Member {
     const span = nodeSpan(this.ctx, n, at);
     const pattern = this.pattern(childNode(n, "pattern"), span);
-    if (pattern.kind !== "namePattern") this.ctx.diagnostics.push(makeDiagnostic("IV1029", pattern.span));
+    if (pattern.kind !== "namePattern") report(this.ctx, () => makeDiagnostic("IV1029", pattern.span));
     const name = pattern.kind === "namePattern" ? pattern.name : identifier(this.ctx, undefined, pattern.span);
     return { kind: "letMember", name, value: this.expr.expression(childNode(n, "expression"), span), span };
   }
@@ -181,7 +189,12 @@ export class BodyBuilder {
     const letS = childNode(n, "letStmt");
     if (letS) {
       const s = nodeSpan(this.ctx, letS, span);
-      return { kind: "let", pattern: this.pattern(childNode(letS, "pattern"), s), value: this.expr.expression(childNode(letS, "expression"), s), span: s };
+      return {
+        kind: "let",
+        pattern: this.pattern(childNode(letS, "pattern"), s),
+        value: this.expr.expression(childNode(letS, "expression"), s),
+        span: s,
+      };
     }
     const ifS = childNode(n, "ifStmt");
     if (ifS) return this.ifStmt(ifS, span);
@@ -226,18 +239,18 @@ export class BodyBuilder {
     const assign = childToken(n, "Assign");
     const compound = childToken(n, "CompoundAssign");
     if (!assign && !compound) {
-      if (target.kind !== "error") this.ctx.diagnostics.push(makeDiagnostic("IV1027", target.span));
+      if (target.kind !== "error") report(this.ctx, () => makeDiagnostic("IV1027", target.span));
       return undefined;
     }
     let value = this.expr.expression(valueNode, span);
     if (target.kind !== "name") {
-      if (target.kind !== "error") this.ctx.diagnostics.push(makeDiagnostic("IV1026", target.span));
+      if (target.kind !== "error") report(this.ctx, () => makeDiagnostic("IV1026", target.span));
       return undefined;
     }
     if (compound) {
       const op = compound.image.slice(0, -1) as BinaryOperator;
       const opSpan = tokSpan(this.ctx, compound, span);
-      this.ctx.diagnostics.push(makeDiagnostic("IV1028", opSpan, { op, name: target.name }));
+      report(this.ctx, () => makeDiagnostic("IV1028", opSpan, { op, name: target.name }));
       value = { kind: "binary", op, left: target, right: value, opSpan, span };
     }
     return { kind: "assign", target: { kind: "identifier", name: target.name, span: target.span }, value, span };

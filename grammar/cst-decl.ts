@@ -3,11 +3,30 @@ import type { CstNode, IToken } from "chevrotain";
 import { makeDiagnostic } from "../diagnostics/diagnostic.ts";
 import type { Span } from "../diagnostics/span.ts";
 import type {
-  ConfigDecl, DottedPath, ImportDecl, ModuleDecl, PathSegment, PresetDecl, StageCallKey, StageItem, TopDecl, TrainStageDecl,
+  ConfigDecl,
+  DottedPath,
+  ImportDecl,
+  ModuleDecl,
+  PathSegment,
+  PresetDecl,
+  StageCallKey,
+  StageItem,
+  TopDecl,
+  TrainStageDecl,
 } from "./ast.ts";
 import { BodyBuilder } from "./cst-body.ts";
 import { decodeString } from "./cst-expr.ts";
-import { childNode, childNodes, childToken, childTokens, identifier, nodeSpan, tokSpan, type BuildContext } from "./cst-util.ts";
+import {
+  childNode,
+  childNodes,
+  childToken,
+  childTokens,
+  identifier,
+  nodeSpan,
+  report,
+  tokSpan,
+  type BuildContext,
+} from "./cst-util.ts";
 
 const STAGE_CALL_KEYS: ReadonlySet<string> = new Set<StageCallKey>(["data", "loss", "optim", "schedule"]);
 
@@ -40,7 +59,12 @@ export class DeclBuilder {
       names: childNodes(n, "importName").map((m) => {
         const s = nodeSpan(this.ctx, m, span);
         const alias = childToken(m, "alias");
-        return { kind: "importName", name: identifier(this.ctx, childToken(m, "name"), s), ...(alias ? { alias: identifier(this.ctx, alias, s) } : {}), span: s };
+        return {
+          kind: "importName",
+          name: identifier(this.ctx, childToken(m, "name"), s),
+          ...(alias ? { alias: identifier(this.ctx, alias, s) } : {}),
+          span: s,
+        };
       }),
       from: from ? decodeString(from.image) : "",
       fromSpan: tokSpan(this.ctx, from, span),
@@ -76,7 +100,12 @@ export class DeclBuilder {
       base: identifier(this.ctx, childToken(n, "base"), span),
       overrides: childNodes(n, "presetOverride").map((o) => {
         const s = nodeSpan(this.ctx, o, span);
-        return { kind: "presetOverride", key: this.path(childNode(o, "dottedPath"), s), value: this.body.expr.expression(childNode(o, "expression"), s), span: s };
+        return {
+          kind: "presetOverride",
+          key: this.path(childNode(o, "dottedPath"), s),
+          value: this.body.expr.expression(childNode(o, "expression"), s),
+          span: s,
+        };
       }),
       span,
     };
@@ -93,7 +122,6 @@ export class DeclBuilder {
       span,
     };
   }
-
 
   private stageDecl(n: CstNode, at: Span): TrainStageDecl {
     const span = nodeSpan(this.ctx, n, at);
@@ -122,7 +150,8 @@ export class DeclBuilder {
     }
     const name = identifier(this.ctx, childToken(n, "name"), span);
     const value = this.body.expr.expression(childNode(n, "value"), span);
-    if (STAGE_CALL_KEYS.has(name.name)) return { kind: "stageCall", key: name.name as StageCallKey, keySpan: name.span, value, span };
+    if (STAGE_CALL_KEYS.has(name.name))
+      return { kind: "stageCall", key: name.name as StageCallKey, keySpan: name.span, value, span };
     return { kind: "stageSetting", name, value, span };
   }
 
@@ -137,9 +166,15 @@ export class DeclBuilder {
       if (tok.tokenType.name === "FloatLit" && /^\d+\.\d+$/.test(tok.image)) {
         const [a, b] = tok.image.split(".") as [string, string];
         segments.push({ kind: "pathSegment", text: a, span: { ...s, endOffset: s.offset + a.length, endCol: s.col + a.length } });
-        segments.push({ kind: "pathSegment", text: b, span: { ...s, offset: s.offset + a.length + 1, col: s.col + a.length + 1 } });
+        segments.push({
+          kind: "pathSegment",
+          text: b,
+          span: { ...s, offset: s.offset + a.length + 1, col: s.col + a.length + 1 },
+        });
       } else if (tok.tokenType.name === "FloatLit") {
-        this.ctx.diagnostics.push(makeDiagnostic("IV1010", s, { expected: "a path segment (a name, an index or `*`)", found: `\`${tok.image}\`` }));
+        report(this.ctx, () =>
+          makeDiagnostic("IV1010", s, { expected: "a path segment (a name, an index or `*`)", found: `\`${tok.image}\`` }),
+        );
       } else {
         segments.push({ kind: "pathSegment", text: tok.image, span: s });
       }

@@ -6,10 +6,19 @@
 import type { CstNode, IToken } from "chevrotain";
 import { makeDiagnostic } from "../diagnostics/diagnostic.ts";
 import { joinSpans, type Span } from "../diagnostics/span.ts";
-import type {
-  Argument, BinaryOperator, Expr, IndexItem, NamedType, TensorDType, TypeExpr, UnaryOperator,
-} from "./ast.ts";
-import { childNode, childNodes, childToken, childTokens, identifier, nodeSpan, pointAt, tokSpan, type BuildContext } from "./cst-util.ts";
+import type { Argument, BinaryOperator, Expr, IndexItem, NamedType, TensorDType, TypeExpr, UnaryOperator } from "./ast.ts";
+import {
+  childNode,
+  childNodes,
+  childToken,
+  childTokens,
+  identifier,
+  nodeSpan,
+  pointAt,
+  report,
+  tokSpan,
+  type BuildContext,
+} from "./cst-util.ts";
 import { closest } from "./suggest.ts";
 
 /** Longer chains would build trees deep enough to overflow recursive passes downstream. */
@@ -60,7 +69,7 @@ export class ExprBuilder {
       0,
     );
     if (ops.length + unaryAndPostfix > MAX_OPERATORS) {
-      this.ctx.diagnostics.push(makeDiagnostic("IV1023", span, { limit: MAX_OPERATORS }));
+      report(this.ctx, () => makeDiagnostic("IV1023", span, { limit: MAX_OPERATORS }));
       return this.error(span);
     }
     const values: Expr[] = [];
@@ -168,12 +177,12 @@ export class ExprBuilder {
       const value = this.expression(childNode(a, "expression"), span);
       if (nameTok) {
         const name = identifier(this.ctx, nameTok, span);
-        if (seen.has(name.name)) this.ctx.diagnostics.push(makeDiagnostic("IV1033", name.span, { name: name.name }));
+        if (seen.has(name.name)) report(this.ctx, () => makeDiagnostic("IV1033", name.span, { name: name.name }));
         seen.add(name.name);
         sawKeyword = true;
         args.push({ kind: "argument", name, value, span });
       } else {
-        if (sawKeyword) this.ctx.diagnostics.push(makeDiagnostic("IV1024", span));
+        if (sawKeyword) report(this.ctx, () => makeDiagnostic("IV1024", span));
         args.push({ kind: "argument", value, span });
       }
     }
@@ -181,7 +190,7 @@ export class ExprBuilder {
   }
 
   trailingComma(t: IToken, where: string, at: Span): void {
-    this.ctx.diagnostics.push(makeDiagnostic("IV1021", tokSpan(this.ctx, t, at), { where }));
+    report(this.ctx, () => makeDiagnostic("IV1021", tokSpan(this.ctx, t, at), { where }));
   }
 
   // ─── Types ────────────────────────────────────────────────────────────────────────────────────
@@ -196,7 +205,7 @@ export class ExprBuilder {
       const trailing = childToken(n, "tupleTrailingComma") !== undefined;
       if (elements.length === 1 && !trailing) return elements[0]!;
       if (elements.length < 2) {
-        this.ctx.diagnostics.push(makeDiagnostic("IV1034", span));
+        report(this.ctx, () => makeDiagnostic("IV1034", span));
         return { kind: "errorType", span };
       }
       return { kind: "tupleType", elements, span };
@@ -210,11 +219,13 @@ export class ExprBuilder {
       return this.tensorType(name.name, name.span, argNodes, span);
     }
     if (name.name === "list") {
-      const args = argNodes.map((a) => this.exprToType(this.expression(childNode(a, "expression"), span), nodeSpan(this.ctx, a, span)));
+      const args = argNodes.map((a) =>
+        this.exprToType(this.expression(childNode(a, "expression"), span), nodeSpan(this.ctx, a, span)),
+      );
       return { kind: "namedType", name, args, span } satisfies NamedType;
     }
     const suggestion = TENSOR_SUGGESTIONS[name.name] ?? closest(name.name, ["f32", "i32", "bool", "list"]);
-    this.ctx.diagnostics.push(
+    report(this.ctx, () =>
       makeDiagnostic("IV1031", span, { name: name.name, suggestion: suggestion ? `; did you mean \`${suggestion}[...]\`?` : "" }),
     );
     return { kind: "errorType", span };
@@ -227,7 +238,7 @@ export class ExprBuilder {
       const argSpan = nodeSpan(this.ctx, a, span);
       if (childToken(a, "Ellipsis")) {
         if (i === 0) leadingEllipsis = argSpan;
-        else this.ctx.diagnostics.push(makeDiagnostic("IV1025", argSpan));
+        else report(this.ctx, () => makeDiagnostic("IV1025", argSpan));
         return;
       }
       const dim = this.expression(childNode(a, "expression"), argSpan);
@@ -247,22 +258,32 @@ export class ExprBuilder {
       tuple: "a tuple",
     };
     const bad = what[dim.kind];
-    if (bad) this.ctx.diagnostics.push(makeDiagnostic("IV1032", dim.span, { what: bad }));
+    if (bad) report(this.ctx, () => makeDiagnostic("IV1032", dim.span, { what: bad }));
   }
 
   /** Type arguments of `list[...]` are parsed as expressions; read them back as types. */
   private exprToType(e: Expr, at: Span): TypeExpr {
-    if (e.kind === "name") return { kind: "namedType", name: { kind: "identifier", name: e.name, span: e.span }, args: [], span: e.span };
+    if (e.kind === "name")
+      return { kind: "namedType", name: { kind: "identifier", name: e.name, span: e.span }, args: [], span: e.span };
     if (e.kind === "index" && e.object.kind === "name") {
       const name = e.object.name;
       if (isTensorDType(name)) {
         const items = e.indices;
         const leading = items[0]?.kind === "ellipsis" ? items[0].span : undefined;
         const dims = items.filter((d, i) => !(i === 0 && d.kind === "ellipsis")) as Expr[];
-        return { kind: "tensorType", dtype: name, dtypeSpan: e.object.span, ...(leading ? { leadingEllipsis: leading } : {}), dims, span: e.span };
+        return {
+          kind: "tensorType",
+          dtype: name,
+          dtypeSpan: e.object.span,
+          ...(leading ? { leadingEllipsis: leading } : {}),
+          dims,
+          span: e.span,
+        };
       }
       if (name === "list") {
-        const args = e.indices.map((i) => (i.kind === "slice" || i.kind === "ellipsis" ? this.badType(i.span) : this.exprToType(i, i.span)));
+        const args = e.indices.map((i) =>
+          i.kind === "slice" || i.kind === "ellipsis" ? this.badType(i.span) : this.exprToType(i, i.span),
+        );
         return { kind: "namedType", name: { kind: "identifier", name, span: e.object.span }, args, span: e.span };
       }
     }
@@ -273,12 +294,20 @@ export class ExprBuilder {
   }
 
   private badType(span: Span): TypeExpr {
-    this.ctx.diagnostics.push(makeDiagnostic("IV1018", span, { found: "an expression" }));
+    report(this.ctx, () => makeDiagnostic("IV1018", span, { found: "an expression" }));
     return { kind: "errorType", span };
   }
 }
 
-const TENSOR_SUGGESTIONS: Record<string, string> = { float: "f32", f16: "f32", f64: "f32", bf16: "f32", int: "i32", i64: "i32", u8: "i32" };
+const TENSOR_SUGGESTIONS: Record<string, string> = {
+  float: "f32",
+  f16: "f32",
+  f64: "f32",
+  bf16: "f32",
+  int: "i32",
+  i64: "i32",
+  u8: "i32",
+};
 
 export function isTensorDType(name: string): name is TensorDType {
   return name === "f32" || name === "i32" || name === "bool";
@@ -292,4 +321,3 @@ export function decodeString(image: string): string {
   const body = terminated ? image.slice(1, -1) : image.slice(1);
   return body.replace(/\\(.)/g, (_m, c: string) => ESCAPES[c] ?? c);
 }
-

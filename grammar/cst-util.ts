@@ -9,6 +9,14 @@ export interface BuildContext {
   readonly diagnostics: Diagnostic[];
 }
 
+/** Beyond this many, a declaration's conversion diagnostics would only repeat one mistake. */
+export const MAX_DIAGNOSTICS_PER_DECLARATION = 100;
+
+/** Records the diagnostic `make` builds, unless the declaration already has plenty. */
+export function report(ctx: BuildContext, make: () => Diagnostic): void {
+  if (ctx.diagnostics.length < MAX_DIAGNOSTICS_PER_DECLARATION) ctx.diagnostics.push(make());
+}
+
 function isToken(e: CstElement): e is IToken {
   return (e as IToken).tokenType !== undefined;
 }
@@ -23,7 +31,9 @@ export function childNode(n: CstNode | undefined, key: string): CstNode | undefi
 
 /** Tokens under `key`, without the empty ones chevrotain inserts while recovering. */
 export function childTokens(n: CstNode | undefined, key: string): IToken[] {
-  return (n?.children[key] ?? []).filter((e): e is IToken => isToken(e) && !e.isInsertedInRecovery && !Number.isNaN(e.startOffset));
+  return (n?.children[key] ?? []).filter(
+    (e): e is IToken => isToken(e) && !e.isInsertedInRecovery && !Number.isNaN(e.startOffset),
+  );
 }
 
 export function childToken(n: CstNode | undefined, key: string): IToken | undefined {
@@ -55,7 +65,15 @@ export function tokSpan(ctx: BuildContext, t: IToken | undefined, fallback: Span
 
 export function nodeSpan(ctx: BuildContext, n: CstNode | undefined, fallback: Span): Span {
   const loc = n?.location;
-  if (!loc || !valid(loc.startOffset) || !valid(loc.endOffset) || !valid(loc.startLine) || !valid(loc.startColumn) || !valid(loc.endLine) || !valid(loc.endColumn)) {
+  if (
+    !loc ||
+    !valid(loc.startOffset) ||
+    !valid(loc.endOffset) ||
+    !valid(loc.startLine) ||
+    !valid(loc.startColumn) ||
+    !valid(loc.endLine) ||
+    !valid(loc.endColumn)
+  ) {
     return fallback;
   }
   if (loc.endOffset < loc.startOffset) return fallback;
