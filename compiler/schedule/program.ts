@@ -1,0 +1,130 @@
+/**
+ * From a graph with concrete shapes to a runnable program: fusion groups lowered to kernels, each
+ * stored value given a buffer (intermediates share buffers when their lifetimes do not overlap), and
+ * the dispatch sequence. This is the bundle's core; the runtime executes it as one command buffer.
+ */
+import { spanText } from "../../diagnostics/span.ts";
+import { bufferName, conv3dKernel, type GroupContext, pointwiseKernel, reduceKernel, scatterAddKernel } from "../codegen/fused/kernels.ts";
+import { matmulKernel, matmulOperands } from "../codegen/fused/matmul-group.ts";
+import type { AdapterProfile, Kernel } from "../codegen/kernel.ts";
+import type { DType, Graph, Node, ValueId } from "../ir/types.ts";
+import { planBuffers, type BufferAssignment } from "./memory.ts";
+import { type FusionOptions, planFusion } from "./plan.ts";
+
+export interface ProgramStep {
+  readonly kernel: Kernel;
+  /** Arena buffer for each of the kernel's storage bindings. */
+  readonly buffers: Readonly<Record<string, string>>;
+  /** The values the step writes and reads (for liveness and explain output). */
+  readonly writes: readonly ValueId[];
+  readonly reads: readonly ValueId[];
+}
+
+export interface TensorSlot {
+  readonly name: string;
+  readonly buffer: string;
+  readonly shape: readonly number[];
+  readonly dtype: DType;
+}
+
+export interface Program {
+  readonly buffers: readonly { readonly id: string; readonly bytes: number }[];
+  readonly params: readonly (TensorSlot & { readonly kind: "param" | "buffer"; readonly frozen: boolean })[];
+  readonly inputs: readonly TensorSlot[];
+  readonly outputs: readonly TensorSlot[];
+  /** Multi-valued constants, uploaded once at load. */
+  readonly constants: readonly { readonly buffer: string; readonly values: readonly number[]; readonly dtype: DType }[];
+  readonly steps: readonly ProgramStep[];
+  /** Bytes of all buffers: what the plan needs on the device. */
+  readonly peakBytes: number;
+}
+
+function shapeOf(n: Node): number[] {
+  return n.shape as number[];
+}
+
+function kernelName(n: Node, index: number, kind: string): string {
+  const where = (n.name ?? "").replace(/[^A-Za-z0-9_.]/g, "_");
+  return `k${String(index).padStart(3, "0")}_${kind}${where ? `_${where}` : ""}`;
+}
+
+export function buildProgram(graph: Graph, profile: AdapterProfile, opts: FusionOptions = {}): Program {
+  const plan = planFusion(graph, opts);
+  const byId = new Map(graph.nodes.map((n) => [n.id, n]));
+  const ctx: GroupContext = {
+    byId,
+    stored: plan.materialized,
+    source: (ids) => {
+      const lines = new Set<string>();
+      for (const id of ids) {
+        const n = byId.get(id)!;
+        for (const s of n.spans) lines.add(`${spanText(s)}${n.name ? `  (${n.name})` : ""}`);
+      }
+      return [...lines].slice(0, 12);
+    },
+  };
+
+  const steps: { kernel: Kernel; bindings: Record<string, ValueId>; writes: ValueId[]; reads: ValueId[] }[] = [];
+  plan.kernels.forEach((k, i) => {
+    const id = k.kind === "pointwise" ? k.outputs[0]! : k.node;
+    const n = byId.get(id)!;
+    const name = kernelName(n, i, k.kind);
+    let kernel: Kernel;
+    let bindings: Record<string, ValueId>;
+    if (k.kind === "matmul") {
+      const ops = matmulOperands(n, byId, plan.materialized);
+      if (!ops) throw new Error(`internal: matmul ${id} operands are not strided views`);
+      const lowered = matmulKernel(n, ops, profile, name, ctx.source([id]));
+      kernel = lowered.kernel;
+      bindings = lowered.buffers;
+    } else {
+      kernel =
+        k.kind === "pointwise"
+          ? pointwiseKernel(k.outputs, ctx, name)
+          : k.kind === "reduce"
+            ? reduceKernel(id, ctx, name)
+            : k.kind === "conv3d"
+              ? conv3dKernel(id, ctx, name)
+              : scatterAddKernel(id, ctx, name);
+      bindings = {};
+      for (const b of kernel.bindings) if (b.kind === "storage") bindings[b.name] = Number(b.name.slice(1));
+    }
+    const writes = k.kind === "pointwise" ? [...k.outputs] : [id];
+    const reads = Object.values(bindings).filter((v) => !writes.includes(v));
+    steps.push({ kernel, bindings, writes, reads });
+  });
+
+  const pinned = new Set<ValueId>();
+  for (const n of graph.nodes) if (n.op.kind === "param" || n.op.kind === "input" || (n.op.kind === "const" && n.op.value.length > 1)) pinned.add(n.id);
+  for (const o of graph.outputs) pinned.add(o.id);
+  const stored = [...plan.materialized].map((id) => byId.get(id)!);
+  const assignment: BufferAssignment = planBuffers(stored, steps, pinned);
+
+  const bufferOf = (id: ValueId) => assignment.bufferOf.get(id)!;
+  const slot = (name: string, id: ValueId): TensorSlot => ({ name, buffer: bufferOf(id), shape: shapeOf(byId.get(id)!), dtype: byId.get(id)!.dtype });
+  const paramInfo = new Map(graph.params.map((p) => [p.path, p]));
+  return {
+    buffers: assignment.buffers,
+    params: graph.nodes
+      .filter((n) => n.op.kind === "param" && plan.materialized.has(n.id))
+      .map((n) => {
+        const path = (n.op as { path: string }).path;
+        const info = paramInfo.get(path)!;
+        return { ...slot(path, n.id), kind: info.kind, frozen: info.frozen };
+      }),
+    inputs: graph.nodes.filter((n) => n.op.kind === "input").map((n) => slot((n.op as { name: string }).name, n.id)),
+    outputs: graph.outputs.map((o) => slot(o.name, o.id)),
+    constants: graph.nodes
+      .filter((n) => n.op.kind === "const" && n.op.value.length > 1)
+      .map((n) => ({ buffer: bufferOf(n.id), values: (n.op as { value: readonly number[] }).value, dtype: n.dtype })),
+    steps: steps.map((s) => ({
+      kernel: s.kernel,
+      buffers: Object.fromEntries(Object.entries(s.bindings).map(([name, id]) => [name, bufferOf(id)])),
+      writes: s.writes,
+      reads: s.reads,
+    })),
+    peakBytes: assignment.buffers.reduce((a, b) => a + b.bytes, 0),
+  };
+}
+
+export { bufferName };

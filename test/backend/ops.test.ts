@@ -1,0 +1,148 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { differentiate } from "../../compiler/autodiff/index.ts";
+import { GraphBuilder } from "../../compiler/ir/builder.ts";
+import type { Graph, ParamInfo, ValueId } from "../../compiler/ir/types.ts";
+import type { GpuContext } from "../../runtime/gpu.ts";
+import { maxError, openGpu, randomFeeds, runBoth } from "./gpu-helpers.ts";
+
+let gpu: GpuContext;
+beforeAll(async () => {
+  gpu = await openGpu();
+});
+afterAll(() => gpu?.destroy());
+
+function param(b: GraphBuilder, path: string, shape: number[]): ValueId {
+  const info: ParamInfo = { path, shape, dtype: "f32", init: { kind: "zeros" }, kind: "param", frozen: false, decay: true };
+  return b.param(info);
+}
+
+/** Builds `f(b, params...)` as a loss `sum(f * probe)` and differentiates it w.r.t. every param. */
+function withGrads(build: (b: GraphBuilder) => ValueId): Graph {
+  const b = new GraphBuilder();
+  const y = build(b);
+  b.output("y", y);
+  const probe = b.input("probe", b.shapeOf(y));
+  const prod = b.binary("mul", y, probe);
+  const loss = b.reduce("sum", prod, b.shapeOf(prod).map((_, i) => i));
+  b.output("loss", loss);
+  return differentiate(b.build(), { loss: "loss", wrt: () => true }).graph;
+}
+
+async function check(graph: Graph, tolerance = 1e-4, dims: Record<string, number> = {}) {
+  const feeds = randomFeeds(graph, 3, dims);
+  const r = await runBoth(gpu, graph, feeds, dims);
+  for (const o of r.program.outputs) {
+    expect(maxError(r.gpu[o.name]!, r.reference[o.name]!), `${o.name}`).toBeLessThan(tolerance);
+  }
+  return r;
+}
+
+const SHAPES: [number, number, number][] = [
+  [1, 1, 1],
+  [7, 13, 5],
+  [3, 33, 17],
+];
+
+describe("back end against the reference interpreter (forward and backward)", () => {
+  for (const [m, k, n] of SHAPES) {
+    it(`matmul ${m}x${k}x${n} with broadcast batch and transposed operand`, async () => {
+      await check(
+        withGrads((b) => {
+          const a = param(b, "a", [2, m, k]);
+          const w = param(b, "w", [n, k]);
+          return b.matmul(a, b.permute(w, [1, 0]));
+        }),
+      );
+    });
+  }
+
+  it("pointwise chains with broadcasting, every unary op, compare/where/cast", async () => {
+    await check(
+      withGrads((b) => {
+        const x = param(b, "x", [3, 5, 7]);
+        const y = param(b, "y", [5, 1]);
+        let h = b.binary("add", x, y);
+        for (const op of ["tanh", "sigmoid", "erf", "sin", "cos", "neg", "abs"] as const) h = b.binary("add", h, b.unary(op, h));
+        const pos = b.compare("gt", h, b.constant(0, []));
+        const e = b.unary("exp", b.binary("mul", h, b.constant(0.1, [])));
+        const sq = b.unary("sqrt", b.binary("add", b.binary("mul", h, h), b.constant(1, [])));
+        return b.binary("div", b.where(pos, e, sq), b.binary("max", sq, b.cast(pos, "f32")));
+      }),
+    );
+  });
+
+  it("reductions (sum, max) over inner, outer and several axes, keepdims", async () => {
+    await check(
+      withGrads((b) => {
+        const x = param(b, "x", [4, 9, 6]);
+        const s = b.reduce("sum", x, [1], true);
+        const m = b.reduce("max", x, [0, 2], true);
+        return b.binary("add", b.binary("mul", x, s), m);
+      }),
+    );
+  });
+
+  it("views: reshape, permute, strided slice, pad, concat, broadcast", async () => {
+    await check(
+      withGrads((b) => {
+        const x = param(b, "x", [2, 6, 10]);
+        const p = b.permute(b.reshape(x, [2, 3, 2, 10]), [3, 0, 2, 1]);
+        const s = b.slice(p, [1, 0, 0, 0], [10, 2, 2, 3], [2, 1, 1, 2]);
+        const padded = b.pad(s, [0, 1, 0, 0], [1, 0, 2, 0], 0.5);
+        const c = b.concat([padded, padded], 2);
+        return b.binary("mul", c, b.broadcast(b.constant(2, []), b.shapeOf(c)));
+      }),
+    );
+  });
+
+  it("softmax and layer norm as written by the stdlib", async () => {
+    await check(
+      withGrads((b) => {
+        const x = param(b, "x", [5, 24]);
+        const m = b.reduce("max", x, [1], true);
+        const e = b.unary("exp", b.binary("sub", x, m));
+        const sm = b.binary("div", e, b.reduce("sum", e, [1], true));
+        const mu = b.binary("mul", b.reduce("sum", sm, [1], true), b.constant(1 / 24, []));
+        const c = b.binary("sub", sm, mu);
+        const v = b.binary("mul", b.reduce("sum", b.binary("mul", c, c), [1], true), b.constant(1 / 24, []));
+        return b.binary("mul", c, b.unary("rsqrt", b.binary("add", v, b.constant(1e-5, []))));
+      }),
+      1e-3,
+    );
+  });
+
+  for (const cfg of [
+    { name: "patch embedding 1x4x4 stride 4", x: [2, 3, 2, 8, 8], w: [6, 3, 1, 4, 4], stride: [1, 4, 4], padding: [0, 0, 0], groups: 1 },
+    { name: "depthwise temporal 3x1x1 padded", x: [1, 4, 5, 3, 3], w: [4, 1, 3, 1, 1], stride: [1, 1, 1], padding: [1, 0, 0], groups: 4 },
+    { name: "depthwise 3x3x3 (DPE)", x: [1, 3, 3, 5, 4], w: [3, 1, 3, 3, 3], stride: [1, 1, 1], padding: [1, 1, 1], groups: 3 },
+    { name: "grouped strided 3x3x3", x: [1, 4, 4, 6, 6], w: [6, 2, 3, 3, 3], stride: [2, 2, 1], padding: [1, 0, 1], groups: 2 },
+  ]) {
+    it(`conv3d ${cfg.name}`, async () => {
+      await check(
+        withGrads((b) => {
+          const x = param(b, "x", cfg.x);
+          const w = param(b, "w", cfg.w);
+          return b.conv3d(x, w, { stride: cfg.stride as [number, number, number], padding: cfg.padding as [number, number, number], groups: cfg.groups });
+        }),
+        1e-3,
+      );
+    });
+  }
+
+  it("gather and its adjoint scatter_add", async () => {
+    const graph = withGrads((b) => {
+      const table = param(b, "table", [3, 7, 4]);
+      const idx = b.constant([6, 0, 2, 2, 5], [5], "i32");
+      return b.gather(table, idx, 1);
+    });
+    await check(graph);
+  });
+
+  it("a symbolic batch bound at compile time", async () => {
+    const b = new GraphBuilder();
+    const x = b.input("x", ["B", 6]);
+    const w = param(b, "w", [6, 3]);
+    b.output("y", b.unary("tanh", b.matmul(x, w)));
+    await check(b.build(), 1e-4, { B: 5 });
+  });
+});
