@@ -42,6 +42,8 @@ export interface ElementwiseParams {
   readonly inputs: readonly EwInput[];
   /** Stored contiguously in the output shape. */
   readonly outputs: readonly EwOutput[];
+  /** Items (vec4 or scalar) each lane handles; default by size, up to 16. */
+  readonly itemsPerLane?: number;
   readonly name?: string;
   readonly source?: readonly string[];
 }
@@ -284,6 +286,9 @@ export function elementwise(p: ElementwiseParams): Kernel {
   });
   const body = [...loadLines, ...storeLines].join("\n");
   const invocations = total / W;
+  // lavapipe pays a fixed cost per workgroup; large tensors get 16 items per lane, small ones keep
+  // at least 32 workgroups for the thread pool.
+  const U = p.itemsPerLane ?? Math.max(1, Math.min(16, Math.floor(invocations / (WG * 32))));
   const describeInputs = p.inputs.map((i) => `${i.name}(strides ${i.strides.join(",")})`).join(" ");
   const wgsl = `${kernelHeader(name, `elementwise over [${p.shape.join(", ")}]${vec ? ", vec4" : ""}; inputs ${describeInputs}`, source)}
 ${bindingDecls(bindings)}
@@ -293,11 +298,15 @@ ${helpersFor(body)}
 
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
-  let i = ${LINEAR_WORKGROUP} * ${WG}u + lane;
-  if (i >= ${invocations}u) { return; }
+  // Each workgroup covers ${U} blocks of ${WG} consecutive items, so one load instruction across the
+  // SIMD lanes reads one contiguous span while per-invocation overhead is amortised.
+  for (var k = 0u; k < ${U}u; k++) {
+  let i = (${LINEAR_WORKGROUP} * ${U}u + k) * ${WG}u + lane;
+  if (i >= ${invocations}u) { break; }
   let e = i * ${W}u;
 ${coordLines.join("\n")}
 ${body}
+  }
 }
 `;
   return {
@@ -305,7 +314,7 @@ ${body}
     wgsl,
     entryPoint: "main",
     workgroupSize: [WG, 1, 1],
-    dispatch: (n = invocations) => grid1d(ceilDiv(n, WG)),
+    dispatch: (n = invocations) => grid1d(ceilDiv(n, WG * U)),
     bindings,
     source,
   };
