@@ -105,22 +105,7 @@ export interface EllipsisItem {
   readonly span: Span;
 }
 
-export type BinaryOperator =
-  | "+"
-  | "-"
-  | "*"
-  | "/"
-  | "%"
-  | "@"
-  | "**"
-  | "<"
-  | "<="
-  | ">"
-  | ">="
-  | "=="
-  | "!="
-  | "and"
-  | "or";
+export type BinaryOperator = "+" | "-" | "*" | "/" | "%" | "@" | "**" | "<" | "<=" | ">" | ">=" | "==" | "!=" | "and" | "or";
 
 export interface BinaryExpr {
   readonly kind: "binary";

@@ -57,7 +57,11 @@ function isEof(tok: IToken | undefined): boolean {
 }
 
 function describeExpected(names: readonly string[]): string {
-  const words = [...new Set(names.map((n) => (TOKEN_BY_NAME.has(n) ? T.describeTokenType(TOKEN_BY_NAME.get(n)!) : n === "EOF" ? "end of file" : n)))];
+  const words = [
+    ...new Set(
+      names.map((n) => (TOKEN_BY_NAME.has(n) ? T.describeTokenType(TOKEN_BY_NAME.get(n)!) : n === "EOF" ? "end of file" : n)),
+    ),
+  ];
   if (words.length <= 1) return words[0] ?? "something else";
   return `${words.slice(0, -1).join(", ")} or ${words.at(-1)}`;
 }
@@ -68,7 +72,8 @@ function innermostOpen(tokens: readonly IToken[], upTo: number): IToken | undefi
   for (let i = 0; i < upTo && i < tokens.length; i++) {
     const t = tokens[i]!;
     if (T.OPENERS.has(t.tokenType)) stack.push(t);
-    else if (T.CLOSERS.has(t.tokenType) && stack.length > 0 && T.OPENERS.get(stack.at(-1)!.tokenType) === t.tokenType) stack.pop();
+    else if (T.CLOSERS.has(t.tokenType) && stack.length > 0 && T.OPENERS.get(stack.at(-1)!.tokenType) === t.tokenType)
+      stack.pop();
   }
   return stack.at(-1);
 }
@@ -210,7 +215,12 @@ export class SyntaxErrorMapper {
   private unexpectedDeclaration(found: IToken | undefined): Diagnostic {
     const span = found && !isEof(found) ? tokenSpan(this.ctx.file, found) : this.ctx.endOfFile;
     const suggestion = found ? suggestKeyword(found.image) : undefined;
-    return makeDiagnostic("IV1014", span, { found: describeFound(found) }, suggestion ? { help: `did you mean \`${suggestion}\`?` } : {});
+    return makeDiagnostic(
+      "IV1014",
+      span,
+      { found: describeFound(found) },
+      suggestion ? { help: `did you mean \`${suggestion}\`?` } : {},
+    );
   }
 
   /**

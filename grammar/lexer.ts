@@ -7,9 +7,7 @@ import { createTokenInstance, Lexer, type IToken } from "chevrotain";
 import type { Diagnostic } from "../diagnostics/diagnostic.ts";
 import { makeDiagnostic } from "../diagnostics/diagnostic.ts";
 import { spanBetween, tokenSpan } from "./spans.ts";
-import {
-  ALL_TOKENS, FloatLit, Identifier, IntLit, StringLit, UnterminatedBlockComment, UnterminatedString,
-} from "./tokens.ts";
+import { ALL_TOKENS, FloatLit, Identifier, IntLit, StringLit, UnterminatedBlockComment, UnterminatedString } from "./tokens.ts";
 
 let sharedLexer: Lexer | undefined;
 function lexer(): Lexer {
@@ -67,7 +65,16 @@ function checkEscapes(file: string, tok: IToken, diagnostics: Diagnostic[]): voi
 }
 
 function asString(tok: IToken): IToken {
-  return createTokenInstance(StringLit, tok.image, tok.startOffset, tok.endOffset!, tok.startLine!, tok.endLine!, tok.startColumn!, tok.endColumn!);
+  return createTokenInstance(
+    StringLit,
+    tok.image,
+    tok.startOffset,
+    tok.endOffset!,
+    tok.startLine!,
+    tok.endLine!,
+    tok.startColumn!,
+    tok.endColumn!,
+  );
 }
 
 export function lex(text: string, file: string): LexResult {
@@ -82,7 +89,15 @@ export function lex(text: string, file: string): LexResult {
       end += raw.errors[++i]!.length;
     }
     const image = text.slice(first.offset, end);
-    const span = { file, offset: first.offset, endOffset: end, line: first.line!, col: first.column!, endLine: first.line!, endCol: first.column! + (end - first.offset) };
+    const span = {
+      file,
+      offset: first.offset,
+      endOffset: end,
+      line: first.line!,
+      col: first.column!,
+      endLine: first.line!,
+      endCol: first.column! + (end - first.offset),
+    };
     diagnostics.push(makeDiagnostic("IV1001", span, { char: quoteChars(image), help: badCharHelp(image) }));
   }
   for (let i = 0; i < raw.tokens.length; i++) {
@@ -101,7 +116,12 @@ export function lex(text: string, file: string): LexResult {
     if (type === StringLit) checkEscapes(file, tok, diagnostics);
     if ((type === IntLit || type === FloatLit) && i + 1 < raw.tokens.length) {
       const next = raw.tokens[i + 1]!;
-      const glued = next.startOffset === tok.endOffset! + 1 && (next.tokenType === Identifier || next.tokenType.CATEGORIES?.includes(Identifier) || next.tokenType === IntLit || next.tokenType === FloatLit);
+      const glued =
+        next.startOffset === tok.endOffset! + 1 &&
+        (next.tokenType === Identifier ||
+          next.tokenType.CATEGORIES?.includes(Identifier) ||
+          next.tokenType === IntLit ||
+          next.tokenType === FloatLit);
       if (glued && /^[A-Za-z_]/.test(next.image)) {
         diagnostics.push(makeDiagnostic("IV1005", spanBetween(file, tok, next), { text: tok.image + next.image }));
         tokens.push(tok);

@@ -30,7 +30,15 @@ export function spanBetween(file: string, first: IToken, last: IToken): Span {
 /** A one-character span just after token `t` (where a missing `)` or `}` belongs). */
 export function spanAfter(file: string, t: IToken): Span {
   const offset = t.endOffset! + 1;
-  return { file, offset, endOffset: offset + 1, line: t.endLine!, col: t.endColumn! + 1, endLine: t.endLine!, endCol: t.endColumn! + 2 };
+  return {
+    file,
+    offset,
+    endOffset: offset + 1,
+    line: t.endLine!,
+    col: t.endColumn! + 1,
+    endLine: t.endLine!,
+    endCol: t.endColumn! + 2,
+  };
 }
 
 /** Line/column of an offset in `text`, counting `\r\n`, `\r` and `\n` as one line break each. */

@@ -22,7 +22,16 @@ export interface GuardResult {
 }
 
 function placeholder(opener: IToken): IToken {
-  return createTokenInstance(IntLit, "0", opener.startOffset, opener.endOffset!, opener.startLine!, opener.endLine!, opener.startColumn!, opener.endColumn!);
+  return createTokenInstance(
+    IntLit,
+    "0",
+    opener.startOffset,
+    opener.endOffset!,
+    opener.startLine!,
+    opener.endLine!,
+    opener.startColumn!,
+    opener.endColumn!,
+  );
 }
 
 /** Index of the closer matching the opener at `open`, or -1 when the input ends first. */

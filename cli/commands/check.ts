@@ -5,7 +5,13 @@
  */
 import { statSync } from "node:fs";
 import type { Command } from "commander";
-import { type Diagnostic, diagnosticsToJson, hasErrors, renderDiagnostics, summarizeDiagnostics } from "../../diagnostics/index.ts";
+import {
+  type Diagnostic,
+  diagnosticsToJson,
+  hasErrors,
+  renderDiagnostics,
+  summarizeDiagnostics,
+} from "../../diagnostics/index.ts";
 import { parseIvm, readSource, type Program } from "../../grammar/index.ts";
 import { UsageError } from "../errors.ts";
 
@@ -23,9 +29,7 @@ export interface SemanticCheckInput {
  * a typo never cascades into name or shape errors. Checks add the texts of files they load
  * themselves (imports) to `sources` in their result so that those diagnostics render with snippets.
  */
-export type SemanticCheck = (
-  input: SemanticCheckInput,
-) => Promise<SemanticCheckResult> | SemanticCheckResult;
+export type SemanticCheck = (input: SemanticCheckInput) => Promise<SemanticCheckResult> | SemanticCheckResult;
 
 export interface SemanticCheckResult {
   readonly diagnostics: readonly Diagnostic[];

@@ -18,7 +18,20 @@ describe("diagnostic catalog", () => {
   });
 
   it("has the seeded codes of every range", () => {
-    for (const code of ["IV1001", "IV2001", "IV2002", "IV2003", "IV2004", "IV3001", "IV3002", "IV4001", "IV4002", "IV4003", "IV5001", "IV6001"]) {
+    for (const code of [
+      "IV1001",
+      "IV2001",
+      "IV2002",
+      "IV2003",
+      "IV2004",
+      "IV3001",
+      "IV3002",
+      "IV4001",
+      "IV4002",
+      "IV4003",
+      "IV5001",
+      "IV6001",
+    ]) {
       expect(isDiagnosticCode(code), code).toBe(true);
     }
     expect(isDiagnosticCode("IV9999")).toBe(false);
@@ -63,7 +76,12 @@ describe("diagnosticsToJson", () => {
     const text = "let y = x + pos\nlet z = q\n";
     const lines = new LineIndex(text);
     const late = makeDiagnostic("IV2001", lines.span("m.ivm", 24, 25), { name: "q", help: "declare it" });
-    const early = makeDiagnostic("IV3001", lines.span("m.ivm", 8, 15), { left: "f32[B, 196]", right: "f32[B, 197]" }, { notes: [{ message: "bound here", span: lines.span("m.ivm", 0, 3) }] });
+    const early = makeDiagnostic(
+      "IV3001",
+      lines.span("m.ivm", 8, 15),
+      { left: "f32[B, 196]", right: "f32[B, 197]" },
+      { notes: [{ message: "bound here", span: lines.span("m.ivm", 0, 3) }] },
+    );
     expect(diagnosticsToJson([late, early, late])).toEqual([
       {
         code: "IV3001",
@@ -77,7 +95,18 @@ describe("diagnosticsToJson", () => {
         help: null,
         notes: [{ message: "bound here", file: "m.ivm", line: 1, col: 1 }],
       },
-      { code: "IV2001", severity: "error", file: "m.ivm", line: 2, col: 9, endLine: 2, endCol: 10, message: "unknown name `q`", help: "declare it", notes: [] },
+      {
+        code: "IV2001",
+        severity: "error",
+        file: "m.ivm",
+        line: 2,
+        col: 9,
+        endLine: 2,
+        endCol: 10,
+        message: "unknown name `q`",
+        help: "declare it",
+        notes: [],
+      },
     ]);
   });
 

@@ -23,7 +23,9 @@ describe("ivc check", () => {
   it("exits 1 with a located, rendered error for a bad file", () => {
     const r = ivc("check", bad);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`${bad}:2:28: error[IV1011]: expected \`)\` to close the argument list opened at 2:15, found \`proj\``);
+    expect(r.stderr).toContain(
+      `${bad}:2:28: error[IV1011]: expected \`)\` to close the argument list opened at 2:15, found \`proj\``,
+    );
     expect(r.stderr).toContain("2 |   qkv = Linear(dim, 3 * dim\n");
     expect(r.stderr).toContain("1 error");
     expect(r.stderr).not.toMatch(/at .*\.ts:\d+/);

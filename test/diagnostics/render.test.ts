@@ -17,7 +17,8 @@ const render = (ds: Diagnostic[], sources: Record<string, string>, color = false
   renderDiagnostics(ds, new Map(Object.entries(sources)), { color });
 
 describe("renderDiagnostics", () => {
-  const SRC = "config C {\n  frames: int = 8\n}\nmodule M(dim: int) {\n  forward(x: f32[B, N, dim]) -> f32[B, N, dim] {\n    let y = x + pos\n    return y\n  }\n}\n";
+  const SRC =
+    "config C {\n  frames: int = 8\n}\nmodule M(dim: int) {\n  forward(x: f32[B, N, dim]) -> f32[B, N, dim] {\n    let y = x + pos\n    return y\n  }\n}\n";
 
   it("renders the header, source line, carets under the whole span, notes and help", () => {
     const d = makeDiagnostic(
@@ -50,7 +51,16 @@ describe("renderDiagnostics", () => {
     const span = new LineIndex(text).span("m.ivm", text.indexOf("a ="), text.indexOf("C()") + 3);
     const out = render([makeDiagnostic("IV2005", span, { name: "a" })], { "m.ivm": text });
     expect(out).toBe(
-      ["m.ivm:2:3: error[IV2005]: `a` is defined twice", "  |", "2 |   a = A()", "  |   ^^^^^^^", "...", "4 |   c = C()", "  |   ^^^^^^^", ""].join("\n"),
+      [
+        "m.ivm:2:3: error[IV2005]: `a` is defined twice",
+        "  |",
+        "2 |   a = A()",
+        "  |   ^^^^^^^",
+        "...",
+        "4 |   c = C()",
+        "  |   ^^^^^^^",
+        "",
+      ].join("\n"),
     );
   });
 
@@ -66,7 +76,9 @@ describe("renderDiagnostics", () => {
 
   it("counts wide characters as two columns", () => {
     const text = 'let s = "视频" + x\n';
-    const out = render([makeDiagnostic("IV2001", spanOf("w.ivm", text, "x"), { name: "x", help: "declare it" })], { "w.ivm": text });
+    const out = render([makeDiagnostic("IV2001", spanOf("w.ivm", text, "x"), { name: "x", help: "declare it" })], {
+      "w.ivm": text,
+    });
     const [, , source, carets] = out.split("\n");
     expect(carets!.indexOf("^")).toBe(source!.indexOf("x") + 2);
   });
@@ -83,13 +95,24 @@ describe("renderDiagnostics", () => {
   it("puts one caret at an empty span, including at the end of a file", () => {
     const text = "module M {\n";
     const end = new LineIndex(text).span("e.ivm", text.length, text.length);
-    const out = render([makeDiagnostic("IV1011", end, { close: "}", what: "module body", line: 1, col: 10, found: "end of file" })], { "e.ivm": text });
+    const out = render(
+      [makeDiagnostic("IV1011", end, { close: "}", what: "module body", line: 1, col: 10, found: "end of file" })],
+      { "e.ivm": text },
+    );
     expect(out).toContain("2 |\n  | ^\n");
   });
 
   it("renders diagnostics without a location or without source text", () => {
-    const out = render([makeDiagnostic("IV1007", undefined, { path: "x.ivm", reason: "no such file" }), makeDiagnostic("IV2001", spanOf("gone.ivm", "abc", "b"), { name: "b", help: "h" })], {});
-    expect(out).toBe("error[IV1007]: cannot read `x.ivm`: no such file\n\ngone.ivm:1:2: error[IV2001]: unknown name `b`\n  = help: h\n");
+    const out = render(
+      [
+        makeDiagnostic("IV1007", undefined, { path: "x.ivm", reason: "no such file" }),
+        makeDiagnostic("IV2001", spanOf("gone.ivm", "abc", "b"), { name: "b", help: "h" }),
+      ],
+      {},
+    );
+    expect(out).toBe(
+      "error[IV1007]: cannot read `x.ivm`: no such file\n\ngone.ivm:1:2: error[IV2001]: unknown name `b`\n  = help: h\n",
+    );
   });
 
   it("sorts by file and position and removes exact repeats", () => {
@@ -113,7 +136,11 @@ describe("renderDiagnostics", () => {
   it("returns an empty string for no diagnostics and summarizes counts", () => {
     expect(render([], {})).toBe("");
     const span = spanOf("s.ivm", "a b", "a");
-    const ds = [makeDiagnostic("IV2001", span, { name: "a", help: "" }), makeDiagnostic("IV1008", span, { file: "s" }), makeDiagnostic("IV2005", span, { name: "a" })];
+    const ds = [
+      makeDiagnostic("IV2001", span, { name: "a", help: "" }),
+      makeDiagnostic("IV1008", span, { file: "s" }),
+      makeDiagnostic("IV2005", span, { name: "a" }),
+    ];
     expect(summarizeDiagnostics(ds)).toBe("2 errors, 1 warning");
     expect(summarizeDiagnostics([])).toBe("");
   });

@@ -60,7 +60,10 @@ describe("top-level declarations", () => {
       ["ratio", "float", "1.5"],
       ["qkv_bias", "bool", "true"],
     ]);
-    expect(parseClean("model Net(cfg: UniFormerV2) { }").decls[0]).toMatchObject({ role: "model", params: [{ name: { name: "cfg" } }] });
+    expect(parseClean("model Net(cfg: UniFormerV2) { }").decls[0]).toMatchObject({
+      role: "model",
+      params: [{ name: { name: "cfg" } }],
+    });
     expect(parseClean("module NoParams { }").decls[0]).toMatchObject({ params: [] });
   });
 
@@ -83,7 +86,16 @@ param weight: f32[out_dim, in_dim] @init(xavier_uniform)
 @frozen param scale: f32[dim] @init(constant(1.0))
 @no_decay param logit_scale: f32[]
 buffer running_mean: f32[dim] @init(zeros)`);
-    expect(ms.map((m) => m.kind)).toEqual(["letMember", "submodule", "submodule", "submodule", "tensorMember", "tensorMember", "tensorMember", "tensorMember"]);
+    expect(ms.map((m) => m.kind)).toEqual([
+      "letMember",
+      "submodule",
+      "submodule",
+      "submodule",
+      "tensorMember",
+      "tensorMember",
+      "tensorMember",
+      "tensorMember",
+    ]);
     const [letM, norm, visual, proj, weight, scale, logitScale, mean] = ms;
     expect(letM).toMatchObject({ name: { name: "hidden" } });
     expect(norm).toMatchObject({ target: { name: { name: "norm" } }, annotations: [] });
@@ -91,15 +103,23 @@ buffer running_mean: f32[dim] @init(zeros)`);
     expect(visual?.kind === "submodule" && visual.annotations[0]!.args).toBeUndefined();
     expect(proj).toMatchObject({ annotations: [{ name: { name: "init" }, args: [{ value: { kind: "name", name: "zeros" } }] }] });
     if (weight?.kind !== "tensorMember" || scale?.kind !== "tensorMember" || mean?.kind !== "tensorMember") throw new Error();
-    expect([weight.role, typeText(weight.type), weight.annotations.map((a) => a.name.name)]).toEqual(["param", "f32[out_dim, in_dim]", ["init"]]);
+    expect([weight.role, typeText(weight.type), weight.annotations.map((a) => a.name.name)]).toEqual([
+      "param",
+      "f32[out_dim, in_dim]",
+      ["init"],
+    ]);
     expect(scale.annotations.map((a) => a.name.name)).toEqual(["frozen", "init"]);
     expect(logitScale).toMatchObject({ type: { kind: "tensorType", dtype: "f32", dims: [] } });
     expect(mean.role).toBe("buffer");
   });
 
   it("treats an `@name` that begins a line as an annotation, not a matmul", () => {
-    const ms = members("norm = LayerNorm(dim)\n@init(zeros) proj = Linear(dim, dim)\nparam w: f32[dim] @init(ones)\n@frozen head = Linear(dim, 10)");
-    expect(ms.map((m) => (m.kind === "submodule" || m.kind === "tensorMember" ? m.annotations.map((a) => a.name.name) : []))).toEqual([[], ["init"], ["init"], ["frozen"]]);
+    const ms = members(
+      "norm = LayerNorm(dim)\n@init(zeros) proj = Linear(dim, dim)\nparam w: f32[dim] @init(ones)\n@frozen head = Linear(dim, 10)",
+    );
+    expect(
+      ms.map((m) => (m.kind === "submodule" || m.kind === "tensorMember" ? m.annotations.map((a) => a.name.name) : [])),
+    ).toEqual([[], ["init"], ["init"], ["frozen"]]);
     const [x] = statements("let y = a\n  @ b\nreturn y");
     expect(x?.kind === "let" && sexpr(x.value)).toBe("(a @ b)");
   });
@@ -121,7 +141,10 @@ buffer running_mean: f32[dim] @init(zeros)`);
     if (m?.kind !== "forMember") throw new Error();
     expect(m.variable.name).toBe("i");
     expect(sexpr(m.iterable)).toBe("0..layers");
-    expect(m.body[0]).toMatchObject({ kind: "submodule", target: { name: { name: "blocks" }, index: { kind: "name", name: "i" } } });
+    expect(m.body[0]).toMatchObject({
+      kind: "submodule",
+      target: { name: { name: "blocks" }, index: { kind: "name", name: "i" } },
+    });
     expect(m.body[1]).toMatchObject({ kind: "tensorMember", target: { name: { name: "gain" } } });
     const [overList] = members("for j in return_list { g[j] = G() }");
     expect(overList?.kind === "forMember" && sexpr(overList.iterable)).toBe("return_list");
@@ -187,8 +210,12 @@ if cfg.lmhra { x = x + lmhra(x) } else { x = x }
 for i in 0..layers { x = blocks[i](x) }
 return (y, x)`);
     expect(ss.map((s) => s.kind)).toEqual(["let", "let", "let", "assign", "if", "for", "return"]);
-    expect(ss[1]).toMatchObject({ pattern: { kind: "tuplePattern", elements: [{ name: { name: "q" } }, { name: { name: "k" } }, { name: { name: "v" } }] } });
-    expect(ss[2]).toMatchObject({ pattern: { kind: "tuplePattern", elements: [{ kind: "tuplePattern" }, { kind: "namePattern" }] } });
+    expect(ss[1]).toMatchObject({
+      pattern: { kind: "tuplePattern", elements: [{ name: { name: "q" } }, { name: { name: "k" } }, { name: { name: "v" } }] },
+    });
+    expect(ss[2]).toMatchObject({
+      pattern: { kind: "tuplePattern", elements: [{ kind: "tuplePattern" }, { kind: "namePattern" }] },
+    });
     expect(ss[3]).toMatchObject({ kind: "assign", target: { name: "x" } });
     expect(ss[4]).toMatchObject({ kind: "if", hasElse: true, then: [{ kind: "assign" }], else: [{ kind: "assign" }] });
     const loop = ss[5];
@@ -227,8 +254,18 @@ describe("train stages", () => {
       "blocks.*.norm1",
       "head",
     ]);
-    expect(unfreeze?.kind === "unfreeze" && unfreeze.paths[0]!.segments.map((g) => g.text)).toEqual(["mml", "visual", "blocks", "11"]);
-    expect([data, loss, optim, schedule].map((i) => (i?.kind === "stageCall" ? i.key : null))).toEqual(["data", "loss", "optim", "schedule"]);
+    expect(unfreeze?.kind === "unfreeze" && unfreeze.paths[0]!.segments.map((g) => g.text)).toEqual([
+      "mml",
+      "visual",
+      "blocks",
+      "11",
+    ]);
+    expect([data, loss, optim, schedule].map((i) => (i?.kind === "stageCall" ? i.key : null))).toEqual([
+      "data",
+      "loss",
+      "optim",
+      "schedule",
+    ]);
     expect(loss?.kind === "stageCall" && sexpr(loss.value)).toBe("cross_entropy(model(clip), label, smoothing=0.1)");
     expect([steps, batch, ema].map((i) => (i?.kind === "stageSetting" ? `${i.name.name} ${sexpr(i.value)}` : null))).toEqual([
       "steps 200",
@@ -258,7 +295,11 @@ describe("error recovery keeps the rest of the file", () => {
   it("a broken module does not hide the next declarations", () => {
     const { program, diagnostics } = parseIvm("module A { x = f(1,\n}\nmodule B { y = g() }\nconfig C { a: int = 1 }", "t.ivm");
     expect(diagnostics).toHaveLength(1);
-    expect(program.decls.map((d) => (d.kind === "module" || d.kind === "config" ? d.name.name : d.kind))).toEqual(["A", "B", "C"]);
+    expect(program.decls.map((d) => (d.kind === "module" || d.kind === "config" ? d.name.name : d.kind))).toEqual([
+      "A",
+      "B",
+      "C",
+    ]);
   });
 
   it("a missing `}` does not glue the next column-1 declaration on", () => {

@@ -76,7 +76,9 @@ describe("literals", () => {
   });
 
   it("keeps contextual keywords usable as names", () => {
-    expect(show("model(clip) + data + loss + config + stage + from")).toBe("(((((model(clip) + data) + loss) + config) + stage) + from)");
+    expect(show("model(clip) + data + loss + config + stage + from")).toBe(
+      "(((((model(clip) + data) + loss) + config) + stage) + from)",
+    );
   });
 });
 

@@ -35,7 +35,8 @@ export function expr(text: string): Expr {
 
 function item(i: IndexItem): string {
   if (i.kind === "ellipsis") return "...";
-  if (i.kind === "slice") return `${i.start ? sexpr(i.start) : ""}:${i.stop ? sexpr(i.stop) : ""}${i.step ? `:${sexpr(i.step)}` : ""}`;
+  if (i.kind === "slice")
+    return `${i.start ? sexpr(i.start) : ""}:${i.stop ? sexpr(i.stop) : ""}${i.step ? `:${sexpr(i.step)}` : ""}`;
   return sexpr(i);
 }
 

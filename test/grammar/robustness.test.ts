@@ -40,11 +40,82 @@ preset tiny: C { size = 32 }`,
 ];
 
 const TOKENS = [
-  "import", "from", "config", "preset", "module", "model", "forward", "let", "return", "if", "else", "for", "in",
-  "param", "buffer", "train", "stage", "extends", "freeze", "unfreeze", "data", "loss", "true", "and", "not",
-  "x", "dim", "f32", "bool", "list", "0", "12", "1.5", "1e-6", '"s"', '"open', "/*", "*/", "//", "\n", " ", "\t",
-  "(", ")", "[", "]", "{", "}", ",", ":", ";", ".", "..", "...", "->", "=", "+=", "+", "-", "*", "**", "/", "%",
-  "@", "@init", "@frozen", "<", "<=", "==", "!=", "#", "$", "\uFFFD", "é", "\u0000", "\r\n",
+  "import",
+  "from",
+  "config",
+  "preset",
+  "module",
+  "model",
+  "forward",
+  "let",
+  "return",
+  "if",
+  "else",
+  "for",
+  "in",
+  "param",
+  "buffer",
+  "train",
+  "stage",
+  "extends",
+  "freeze",
+  "unfreeze",
+  "data",
+  "loss",
+  "true",
+  "and",
+  "not",
+  "x",
+  "dim",
+  "f32",
+  "bool",
+  "list",
+  "0",
+  "12",
+  "1.5",
+  "1e-6",
+  '"s"',
+  '"open',
+  "/*",
+  "*/",
+  "//",
+  "\n",
+  " ",
+  "\t",
+  "(",
+  ")",
+  "[",
+  "]",
+  "{",
+  "}",
+  ",",
+  ":",
+  ";",
+  ".",
+  "..",
+  "...",
+  "->",
+  "=",
+  "+=",
+  "+",
+  "-",
+  "*",
+  "**",
+  "/",
+  "%",
+  "@",
+  "@init",
+  "@frozen",
+  "<",
+  "<=",
+  "==",
+  "!=",
+  "#",
+  "$",
+  "\uFFFD",
+  "é",
+  "\u0000",
+  "\r\n",
 ];
 
 /** Inputs are small; one second is a generous bound that still catches exponential recovery. */
@@ -82,16 +153,14 @@ const mutation = fc.oneof(
   fc.record({ kind: fc.constant("duplicate" as const), at: fc.nat(), length: fc.integer({ min: 1, max: 30 }) }),
 );
 
-const mutatedValid = fc
-  .tuple(fc.constantFrom(...VALID), fc.array(mutation, { minLength: 1, maxLength: 4 }))
-  .map(([text, ms]) =>
-    ms.reduce((t, m) => {
-      const at = t.length === 0 ? 0 : m.at % (t.length + 1);
-      if (m.kind === "delete") return t.slice(0, at) + t.slice(at + m.length);
-      if (m.kind === "insert") return t.slice(0, at) + m.text + t.slice(at);
-      return t.slice(0, at) + t.slice(at, at + m.length) + t.slice(at);
-    }, text),
-  );
+const mutatedValid = fc.tuple(fc.constantFrom(...VALID), fc.array(mutation, { minLength: 1, maxLength: 4 })).map(([text, ms]) =>
+  ms.reduce((t, m) => {
+    const at = t.length === 0 ? 0 : m.at % (t.length + 1);
+    if (m.kind === "delete") return t.slice(0, at) + t.slice(at + m.length);
+    if (m.kind === "insert") return t.slice(0, at) + m.text + t.slice(at);
+    return t.slice(0, at) + t.slice(at, at + m.length) + t.slice(at);
+  }, text),
+);
 
 describe("parser robustness (property tests)", () => {
   it("valid seeds parse cleanly", () => {
@@ -99,15 +168,24 @@ describe("parser robustness (property tests)", () => {
   });
 
   it("never throws on token soup", () => {
-    fc.assert(fc.property(tokenSoup, (t) => void parseAndCheck(t)), { numRuns: 300 });
+    fc.assert(
+      fc.property(tokenSoup, (t) => void parseAndCheck(t)),
+      { numRuns: 300 },
+    );
   });
 
   it("never throws on mutated valid specs, and reports a located error for broken ones", () => {
-    fc.assert(fc.property(mutatedValid, (t) => void parseAndCheck(t)), { numRuns: 400 });
+    fc.assert(
+      fc.property(mutatedValid, (t) => void parseAndCheck(t)),
+      { numRuns: 400 },
+    );
   });
 
   it("never throws on arbitrary unicode", () => {
-    fc.assert(fc.property(fc.string({ unit: "binary", maxLength: 200 }), (t) => void parseAndCheck(t)), { numRuns: 300 });
+    fc.assert(
+      fc.property(fc.string({ unit: "binary", maxLength: 200 }), (t) => void parseAndCheck(t)),
+      { numRuns: 300 },
+    );
   });
 });
 

@@ -27,7 +27,11 @@ describe("readSource", () => {
     const { text, diagnostics } = readSource(path);
     expect(text).toBe("// ok\nmodule Caf\uFFFD { }\n");
     expect(diagnostics).toHaveLength(1);
-    expect(diagnostics[0]).toMatchObject({ code: "IV1006", message: "file is not valid UTF-8: byte 0xE9 at offset 16", span: { line: 2, col: 11, offset: 16 } });
+    expect(diagnostics[0]).toMatchObject({
+      code: "IV1006",
+      message: "file is not valid UTF-8: byte 0xE9 at offset 16",
+      span: { line: 2, col: 11, offset: 16 },
+    });
   });
 });
 

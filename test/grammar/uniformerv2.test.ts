@@ -166,9 +166,15 @@ describe("UniFormerV2 written in .ivm", () => {
     const net = program.decls.find((d) => d.name.name === "UniFormerV2Net") as ModuleDecl;
     expect(net.role).toBe("model");
     const loops = net.members.filter((m) => m.kind === "forMember");
-    expect(loops.map((l) => (l.kind === "forMember" ? sexpr(l.iterable) : ""))).toEqual(["0..cfg.layers", "0..len(cfg.return_list)"]);
+    expect(loops.map((l) => (l.kind === "forMember" ? sexpr(l.iterable) : ""))).toEqual([
+      "0..cfg.layers",
+      "0..len(cfg.return_list)",
+    ]);
     const cond = net.members.find((m) => m.kind === "ifMember");
-    expect(cond).toMatchObject({ condition: { kind: "unary", op: "not" }, then: [{ kind: "tensorMember", annotations: [{ name: { name: "no_decay" } }, { name: { name: "init" } }] }] });
+    expect(cond).toMatchObject({
+      condition: { kind: "unary", op: "not" },
+      then: [{ kind: "tensorMember", annotations: [{ name: { name: "no_decay" } }, { name: { name: "init" } }] }],
+    });
   });
 
   it("gives every node a span inside the text whose text is the node's", () => {
@@ -178,8 +184,10 @@ describe("UniFormerV2 written in .ivm", () => {
       expect(span!.offset).toBeGreaterThanOrEqual(0);
       expect(span!.endOffset).toBeLessThanOrEqual(SPEC.length);
       expect(span!.endOffset).toBeGreaterThanOrEqual(span!.offset);
-      if (node.kind === "identifier") expect(SPEC.slice(span!.offset, span!.endOffset)).toBe((node as unknown as { name: string }).name);
-      if (node.kind === "name") expect(SPEC.slice(span!.offset, span!.endOffset)).toBe((node as unknown as { name: string }).name);
+      if (node.kind === "identifier")
+        expect(SPEC.slice(span!.offset, span!.endOffset)).toBe((node as unknown as { name: string }).name);
+      if (node.kind === "name")
+        expect(SPEC.slice(span!.offset, span!.endOffset)).toBe((node as unknown as { name: string }).name);
     }
   });
 
