@@ -151,9 +151,9 @@ export function elementwise(p: ElementwiseParams): Kernel {
   let inner = 1;
   const coords: string[] = new Array(rank);
   for (let d = rank - 1; d >= 0; d--) {
-    const q = inner === 1 ? "e" : `(e / ${inner}u)`;
-    coords[d] = `c${d}`;
-    coordLines.push(`  let c${d} = ${d > 0 ? `${q} % ${col.sizes[d]}u` : q};`);
+    const q = inner === 1 ? "ivc_e" : `(ivc_e / ${inner}u)`;
+    coords[d] = `ivc_c${d}`;
+    coordLines.push(`  let ivc_c${d} = ${d > 0 ? `${q} % ${col.sizes[d]}u` : q};`);
     inner *= col.sizes[d];
   }
   const offsetOf = (strides: readonly number[], base: number) => {
@@ -225,7 +225,7 @@ export function elementwise(p: ElementwiseParams): Kernel {
         return `${ty(e.dtype ?? "i32")}(${v})`;
       }
       case "random": {
-        const exprs = [...Array(W).keys()].map((j) => randomExpr(e.dist, e.p ?? 0.5, e.stream, "dyn.seed", j ? `e + ${j}u` : "e"));
+        const exprs = [...Array(W).keys()].map((j) => randomExpr(e.dist, e.p ?? 0.5, e.stream, "dyn.seed", j ? `ivc_e + ${j}u` : "ivc_e"));
         return vec ? `vec4<f32>(${exprs.join(", ")})` : exprs[0];
       }
       case "unary":
@@ -282,7 +282,7 @@ export function elementwise(p: ElementwiseParams): Kernel {
     const d = dtypeOf(o.expr);
     if (d !== o.dtype) throw new Error(`elementwise '${name}': output '${o.name}' is ${o.dtype} but its expression is ${d}`);
     const stored = o.dtype === "bool" ? `select(${vec ? "vec4<u32>(0u)" : "0u"}, ${vec ? "vec4<u32>(1u)" : "1u"}, ${v})` : v;
-    return `  ${o.name}[i] = ${stored};`;
+    return `  ${o.name}[ivc_i] = ${stored};`;
   });
   const body = [...loadLines, ...storeLines].join("\n");
   const invocations = total / W;
@@ -300,10 +300,10 @@ ${helpersFor(body)}
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
   // Each workgroup covers ${U} blocks of ${WG} consecutive items, so one load instruction across the
   // SIMD lanes reads one contiguous span while per-invocation overhead is amortised.
-  for (var k = 0u; k < ${U}u; k++) {
-  let i = (${LINEAR_WORKGROUP} * ${U}u + k) * ${WG}u + lane;
-  if (i >= ${invocations}u) { break; }
-  let e = i * ${W}u;
+  for (var ivc_k = 0u; ivc_k < ${U}u; ivc_k++) {
+  let ivc_i = (${LINEAR_WORKGROUP} * ${U}u + ivc_k) * ${WG}u + lane;
+  if (ivc_i >= ${invocations}u) { break; }
+  let ivc_e = ivc_i * ${W}u;
 ${coordLines.join("\n")}
 ${body}
   }

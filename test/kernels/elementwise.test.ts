@@ -93,6 +93,16 @@ describe("fused elementwise", () => {
     }
   });
 
+  it("covers every item when lanes take several items and the last workgroup is partial", async () => {
+    for (const shape of [[3, 20004], [70001]]) {
+      const n = numel(shape);
+      await check(
+        { shape, inputs: [{ name: "x", dtype: "f32", strides: contiguousStrides(shape) }], outputs: [{ name: "out", dtype: "f32", expr: bin("mul", x, c(3)) }] },
+        { x: randomArray(n, 9) },
+      );
+    }
+  });
+
   it("generates dropout from the step seed", async () => {
     const shape = [4, 16];
     const keep: EwExpr = { op: "compare", fn: "ge", a: { op: "random", dist: "uniform", stream: 11 }, b: c(0.25) };

@@ -85,7 +85,7 @@ describe("executor", () => {
 
   it("reports a WGSL compile error with the kernel name, the offending line and the .ivm source", async () => {
     const good = scaleKernel(4, 2, ["models/tiny.ivm:12:5  y = x * 2 + 1"]);
-    const broken: Kernel = { ...good, name: "broken_scale", wgsl: good.wgsl.replace(/let e = i \* \d+u;/, "let e = i * undefined_thing;") };
+    const broken: Kernel = { ...good, name: "broken_scale", wgsl: good.wgsl.replace(/let ivc_e = ivc_i \* \d+u;/, "let ivc_e = ivc_i * undefined_thing;") };
     const ex = new Executor(gpu.device, []);
     const err = await ex.load([broken]).catch((e) => e);
     expect(err).toBeInstanceOf(KernelCompileError);
@@ -93,7 +93,7 @@ describe("executor", () => {
     expect(msg).toContain("kernel 'broken_scale'");
     expect(msg).toContain("undefined_thing");
     expect(msg).toMatch(/line \d+:\d+/);
-    expect(msg).toContain("let e = i * undefined_thing;");
+    expect(msg).toContain("let ivc_e = ivc_i * undefined_thing;");
     expect(msg).toContain("models/tiny.ivm:12:5  y = x * 2 + 1");
     ex.destroy();
   });
