@@ -109,6 +109,19 @@ const BODY_ITEMS: Record<string, "IV1015" | "IV1016" | "IV1017" | "IV1036" | "IV
 
 const HARD_KEYWORDS: ReadonlySet<TokenType> = new Set(T.KEYWORD_TOKENS.filter((t) => !t.CATEGORIES?.includes(T.Identifier)));
 
+/** Rules whose brackets hold a comma-separated list. */
+const COMMA_LISTS: ReadonlySet<string> = new Set([
+  "importDecl",
+  "moduleDecl",
+  "forwardMember",
+  "annotation",
+  "postfixOp",
+  "parenExpr",
+  "listExpr",
+  "typeExpr",
+  "pattern",
+]);
+
 /** After these, the bracket structure is off and what follows in the declaration is unreliable. */
 const DESYNCHRONIZING = new Set(["IV1011", "IV1012"]);
 
@@ -183,12 +196,22 @@ export class SyntaxErrorMapper {
     if (err.name === "MismatchedTokenException") {
       const want = TOKEN_BY_NAME.get(expected[0] ?? "");
       const bodyItem = BODY_ITEMS[rule];
+      if (want === T.RBrace && rule === "configDecl" && found?.tokenType === T.Colon) {
+        const missing = this.missingDefault(this.tokenIndex(err));
+        if (missing) return missing;
+      }
       if (want === T.RBrace && bodyItem && found && !isEof(err.token)) {
         if (T.CLOSERS.has(found.tokenType)) return this.unmatched(found);
         if (found.tokenType === T.Else) return makeDiagnostic("IV1035", tokenSpan(file, found));
         return makeDiagnostic(bodyItem, tokenSpan(file, found), { found: foundText });
       }
       if (want && T.CLOSERS.has(want)) {
+        const previous = (err as { previousToken?: IToken }).previousToken;
+        const sameLine = found && !isEof(err.token) && previous && !isEof(previous) && found.startLine === previous.endLine;
+        if (sameLine && COMMA_LISTS.has(rule) && !T.CLOSERS.has(found.tokenType) && found.tokenType !== T.LBrace) {
+          // `[1 2]`, `f(a b)`: the list goes on, so a comma is missing rather than the bracket.
+          return makeDiagnostic("IV1010", tokenSpan(file, found), { expected: `\`,\` or \`${T.tokenSpelling(want)}\``, found: foundText });
+        }
         const opener = innermostOpen(this.ctx.tokens, this.tokenIndex(err));
         if (opener) {
           const what = bracketNoun(rule, want);
@@ -248,6 +271,17 @@ export class SyntaxErrorMapper {
       kept.push(diagnostic);
     }
     return kept;
+  }
+
+  /**
+   * `frames: int =` with nothing after the `=`: the next field's name was read as the default,
+   * and the parser trips over that field's `:`. Point at the empty default instead.
+   */
+  private missingDefault(colonIndex: number): Diagnostic | undefined {
+    const name = this.ctx.tokens[colonIndex - 1];
+    const assign = this.ctx.tokens[colonIndex - 2];
+    if (!name || !assign || assign.tokenType !== T.Assign || name.startLine! <= assign.endLine!) return undefined;
+    return makeDiagnostic("IV1013", spanAfter(this.ctx.file, assign), { found: "the end of the line" });
   }
 
   private unmatched(closer: IToken): Diagnostic {
