@@ -1,0 +1,74 @@
+/**
+ * The step engine: everything that touches parameters during training sits behind this interface, so
+ * the training loop (run.ts) is the same for the CPU reference engine (cpu-engine.ts) and the GPU
+ * engine (fused WGSL kernels on Dawn), which plugs in through `createEngine`.
+ */
+import { UserError } from "../../cli/errors.ts";
+import type { Graph, ParamInfo } from "../../compiler/ir/types.ts";
+import { CpuEngine } from "./cpu-engine.ts";
+import type { OptimizerSpec, TrainableParam } from "./optim.ts";
+
+export type TensorArray = Float32Array | Int32Array;
+export type EngineBatch = Record<string, TensorArray>;
+
+export interface StepHyper {
+  /** 0-based index of this step in the stage; the optimizer's update count is step + 1. */
+  readonly step: number;
+  readonly lr: number;
+  /** Seed of the step's `random` nodes (dropout, masking, drop path). */
+  readonly seed: number;
+}
+
+export interface TrainEngine {
+  /** One whole step: forward, backward, optimizer update. No readback. */
+  step(batch: EngineBatch, hyper: StepHyper): Promise<void>;
+  /** The loss of the latest step (read back asynchronously; call every N steps, not every step). */
+  lastLoss(): Promise<number>;
+  /** Eval-mode forward outputs (logits) for a batch; needs `EngineSetup.evalForward`. */
+  evaluate(batch: EngineBatch): Promise<Float32Array>;
+  /** The stage's loss in eval mode (no dropout, BatchNorm running statistics) for a held-out batch. */
+  evaluateLoss(batch: EngineBatch): Promise<number>;
+  /** Parameters, buffers and optimizer state (m/v per trainable param only) for checkpoints. */
+  state(): Promise<Map<string, TensorArray>>;
+  load(state: ReadonlyMap<string, TensorArray>): Promise<void>;
+  dispose(): void;
+  /** One line for logs and run.json, e.g. "cpu (reference interpreter, f32)". */
+  readonly description: string;
+}
+
+export interface EngineSetup {
+  /** Forward + backward of the stage: outputs `loss`, `grad:<path>` per trainable, `state:<path>` per updated buffer. */
+  readonly train: Graph;
+  /** The stage's loss, elaborated in eval mode. */
+  readonly evalLoss: Graph;
+  /** The model's forward (output `output`, logits); absent when the stage has no classification output. */
+  readonly evalForward?: Graph;
+  /** Every parameter and buffer of the model (the graphs may each read only some of them). */
+  readonly params: readonly ParamInfo[];
+  readonly optimizer: OptimizerSpec;
+  readonly trainable: readonly TrainableParam[];
+  /** Global gradient-norm limit; 0 = no clipping. */
+  readonly clipGradNorm: number;
+  /** EMA decay of the weights; absent = no EMA. */
+  readonly ema?: number;
+  /** Initial parameters and buffers by path (every entry of `params`). */
+  readonly initial: ReadonlyMap<string, TensorArray>;
+}
+
+export type EngineKind = "cpu" | "gpu";
+export const ENGINE_KINDS: readonly EngineKind[] = ["cpu", "gpu"];
+
+/** The engine `ivc train` uses without --engine: the GPU engine where an adapter is available, else the CPU. */
+export function defaultEngineKind(): EngineKind {
+  return "cpu";
+}
+
+/** The one place engines are constructed; the GPU engine is added here. */
+export function createEngine(kind: EngineKind, setup: EngineSetup): TrainEngine {
+  switch (kind) {
+    case "cpu":
+      return new CpuEngine(setup);
+    case "gpu":
+      throw new UserError("the GPU engine is not available yet", "train with --engine cpu (the reference interpreter) for now");
+  }
+}
