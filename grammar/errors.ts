@@ -39,7 +39,7 @@ function bracketNoun(rule: string, closer: TokenType): string {
     pattern: "tuple pattern",
     parenExpr: "parentheses",
     listExpr: "list",
-    typeExpr: closer === T.RBracket ? "type's dims" : "tuple type",
+    typeExpr: closer === T.RBracket ? "tensor type" : "tuple type",
   };
   if (rule === "postfixOp") return closer === T.RParen ? "argument list" : "index";
   return byRule[rule] ?? `\`${T.tokenSpelling(T.CLOSERS.get(closer)!)}\``;

@@ -35,8 +35,8 @@ function inside(ranges: readonly (readonly [number, number])[], d: Diagnostic): 
 }
 
 /** A stray character or broken literal explains any syntax error on its line. */
-function onLexicalErrorLine(lexical: readonly Diagnostic[], d: Diagnostic): boolean {
-  return lexical.some((e) => e.span !== undefined && d.span !== undefined && e.span.line === d.span.line);
+function onLexicalErrorLine(lexicalLines: ReadonlySet<number>, d: Diagnostic): boolean {
+  return d.span !== undefined && lexicalLines.has(d.span.line);
 }
 
 /** Conversion checks next to a syntax error would only repeat it; keep those that stand apart. */
@@ -70,18 +70,27 @@ function parseText(text: string, file: string): ParseResult {
   const endOfFile: Span = lines.span(file, text.length, text.length);
   const lexed = lex(text, file);
   const tokens = lexed.tokens;
-  const diagnostics: Diagnostic[] = [...lexed.diagnostics];
+  const lexical = [...lexed.diagnostics].sort((a, b) => a.span!.offset - b.span!.offset);
+  const lexicalLines = new Set(lexical.map((d) => d.span!.line));
+  let nextLexical = 0;
+  const diagnostics: Diagnostic[] = [];
   const layout = { lineStarts: lineStartTokens(tokens) };
   const parser = ivmParser();
   const imports: ImportDecl[] = [];
   const decls: TopDecl[] = [];
 
   let errorCount = 0;
-  for (const [start, end] of splitDeclarations(tokens)) {
-    if (errorCount >= MAX_SYNTAX_ERRORS) {
-      diagnostics.push(makeDiagnostic("IV1039", tokenSpan(file, tokens[start]!), { limit: MAX_SYNTAX_ERRORS }));
-      break;
+  const chunks = splitDeclarations(tokens);
+  let c = 0;
+  for (; c <= chunks.length && errorCount < MAX_SYNTAX_ERRORS; c++) {
+    // Lexical errors are released in source order with the declarations they fall in.
+    const until = c < chunks.length ? tokens[chunks[c]![1] - 1]!.endOffset! : Number.POSITIVE_INFINITY;
+    while (nextLexical < lexical.length && lexical[nextLexical]!.span!.offset <= until && errorCount < MAX_SYNTAX_ERRORS) {
+      diagnostics.push(lexical[nextLexical++]!);
+      errorCount++;
     }
+    if (c === chunks.length || errorCount >= MAX_SYNTAX_ERRORS) break;
+    const [start, end] = chunks[c]!;
     // Nesting is capped per declaration, so brackets left open in one do not count against the next.
     const guarded = guardNesting(tokens.slice(start, end), file);
     const chunk = guarded.tokens;
@@ -89,8 +98,10 @@ function parseText(text: string, file: string): ParseResult {
     const mapper = new SyntaxErrorMapper({ file, tokens: chunk, following: tokens[end], endOfFile });
     if (!isDeclarationStart(chunk[0]!)) {
       const stray = mapper.strayTokens(chunk[0]!);
-      if (!onLexicalErrorLine(lexed.diagnostics, stray)) diagnostics.push(stray);
-      errorCount++;
+      if (!onLexicalErrorLine(lexicalLines, stray)) {
+        diagnostics.push(stray);
+        errorCount++;
+      }
       continue;
     }
     parser.setInput(chunk, layout);
@@ -98,12 +109,19 @@ function parseText(text: string, file: string): ParseResult {
     const syntax = mapper.map(parser.errors).filter((d) => !inside(guarded.cutRanges, d));
     const ctx: BuildContext = { file, diagnostics: [] };
     const decl = cst && new DeclBuilder(ctx).topDecl(cst, spanBetween(file, chunk[0]!, chunk.at(-1)!));
-    const explained = syntax.filter((d) => !onLexicalErrorLine(lexed.diagnostics, d));
+    const explained = syntax.filter((d) => !onLexicalErrorLine(lexicalLines, d));
     const converted = ctx.diagnostics.filter((d) => awayFrom(syntax, d));
     diagnostics.push(...explained, ...converted);
-    errorCount += explained.length + converted.length + guarded.diagnostics.length;
+    errorCount += [...explained, ...converted, ...guarded.diagnostics].filter((d) => d.severity === "error").length;
     if (decl?.kind === "import") imports.push(decl);
     else if (decl) decls.push(decl);
+  }
+  if (errorCount >= MAX_SYNTAX_ERRORS) {
+    // Point at the first thing left unchecked: a lexical error or the next declaration.
+    const unchecked = [lexical[nextLexical]?.span, chunks[c] && tokenSpan(file, tokens[chunks[c]![0]]!)]
+      .filter((x): x is Span => x !== undefined)
+      .sort((a, b) => a.offset - b.offset)[0];
+    if (unchecked) diagnostics.push(makeDiagnostic("IV1039", unchecked, { limit: MAX_SYNTAX_ERRORS }));
   }
   if (imports.length === 0 && decls.length === 0 && diagnostics.length === 0) {
     diagnostics.push(makeDiagnostic("IV1008", endOfFile.offset === 0 ? endOfFile : lines.span(file, 0, 0), { file }));

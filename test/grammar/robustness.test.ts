@@ -258,6 +258,12 @@ describe("parser limits", () => {
     expect(ds.at(-1)).toMatchObject({ code: "IV1039", severity: "note", span: { line: MAX_SYNTAX_ERRORS + 1 } });
   });
 
+  it("counts lexical errors toward the limit too", () => {
+    const ds = parseAndCheck("module A { }\n" + "# $ ? ! ' ".repeat(100_000));
+    expect(ds).toHaveLength(MAX_SYNTAX_ERRORS + 1);
+    expect(ds.at(-1)!.code).toBe("IV1039");
+  });
+
   it("handles empty input, a BOM, CRLF line ends and lone replacement characters", () => {
     expect(parseAndCheck("").map((d) => d.code)).toEqual(["IV1008"]);
     expect(parseAndCheck("\uFEFFmodule A { }")).toEqual([]);
