@@ -7,7 +7,7 @@ import { createTokenInstance, Lexer, type IToken } from "chevrotain";
 import type { Diagnostic } from "../diagnostics/diagnostic.ts";
 import { makeDiagnostic } from "../diagnostics/diagnostic.ts";
 import { spanBetween, tokenSpan } from "./spans.ts";
-import { ALL_TOKENS, FloatLit, Identifier, IntLit, StringLit, UnterminatedBlockComment, UnterminatedString } from "./tokens.ts";
+import { ALL_TOKENS, BadRun, FloatLit, Identifier, IntLit, StringLit, UnterminatedBlockComment, UnterminatedString } from "./tokens.ts";
 
 let sharedLexer: Lexer | undefined;
 function lexer(): Lexer {
@@ -103,6 +103,10 @@ export function lex(text: string, file: string): LexResult {
   for (let i = 0; i < raw.tokens.length; i++) {
     const tok = raw.tokens[i]!;
     const type = tok.tokenType;
+    if (type === BadRun) {
+      diagnostics.push(makeDiagnostic("IV1001", tokenSpan(file, tok), { char: quoteChars(tok.image), help: badCharHelp(tok.image) }));
+      continue;
+    }
     if (type === UnterminatedBlockComment) {
       const firstLine = { ...tok, endOffset: tok.startOffset + 1, endLine: tok.startLine, endColumn: tok.startColumn! + 1 };
       diagnostics.push(makeDiagnostic("IV1003", tokenSpan(file, firstLine)));

@@ -117,6 +117,13 @@ export const KEYWORD_TOKENS: readonly TokenType[] = [
   Unfreeze,
 ];
 
+/**
+ * A run of ASCII characters that start no token (`#`, `$`, `'`, control characters, ...). Without it
+ * chevrotain reports each such character as its own lexing error, which is slow on binary junk;
+ * lexer.ts reports the run once. Other unknown characters (non-ASCII) still arrive as lexing errors.
+ */
+export const BadRun = createToken({ name: "BadRun", pattern: /[#$&'?\\^`|~\x00-\x08\x0e-\x1f\x7f]+/ });
+
 export const ALL_TOKENS: readonly TokenType[] = [
   WhiteSpace,
   LineComment,
@@ -157,12 +164,18 @@ export const ALL_TOKENS: readonly TokenType[] = [
   LBrace,
   RBrace,
   BinaryOp,
+  BadRun,
 ];
 
 /** Parser-facing vocabulary (no skipped or lexer-internal tokens). */
 export const PARSER_TOKENS: readonly TokenType[] = ALL_TOKENS.filter(
   (t) =>
-    t !== WhiteSpace && t !== LineComment && t !== BlockComment && t !== UnterminatedBlockComment && t !== UnterminatedString,
+    t !== WhiteSpace &&
+    t !== LineComment &&
+    t !== BlockComment &&
+    t !== UnterminatedBlockComment &&
+    t !== UnterminatedString &&
+    t !== BadRun,
 );
 
 export const OPENERS = new Map<TokenType, TokenType>([
