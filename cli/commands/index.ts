@@ -1,11 +1,15 @@
 import type { Command } from "commander";
 import { registerCheck } from "./check.ts";
+import { registerCompile } from "./compile.ts";
 import { registerDoctor } from "./doctor.ts";
 import { registerInfo } from "./info.ts";
+import { registerTrain } from "./train.ts";
 
 /** Each subcommand lives in its own file and registers itself here, in `ivc --help` order. */
 export function registerCommands(program: Command): void {
   registerCheck(program);
   registerInfo(program);
+  registerCompile(program);
+  registerTrain(program);
   registerDoctor(program);
 }

@@ -63,12 +63,19 @@ export function defaultEngineKind(): EngineKind {
   return "cpu";
 }
 
+const GPU_UNAVAILABLE = new UserError("the GPU engine is not available yet", "train with --engine cpu (the reference interpreter) for now");
+
+/** Fails early (before compiling anything) when an engine cannot be built on this machine. */
+export function assertEngineAvailable(kind: EngineKind): void {
+  if (kind === "gpu") throw GPU_UNAVAILABLE;
+}
+
 /** The one place engines are constructed; the GPU engine is added here. */
 export function createEngine(kind: EngineKind, setup: EngineSetup): TrainEngine {
   switch (kind) {
     case "cpu":
       return new CpuEngine(setup);
     case "gpu":
-      throw new UserError("the GPU engine is not available yet", "train with --engine cpu (the reference interpreter) for now");
+      throw GPU_UNAVAILABLE;
   }
 }

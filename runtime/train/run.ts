@@ -4,7 +4,7 @@
  */
 import * as path from "node:path";
 import { type CompileRequest, type DiagnosticsSink, compileStage, defaultDiagnosticsSink, stagesOf } from "./compile-stage.ts";
-import type { TensorArray } from "./engine.ts";
+import { assertEngineAvailable, type TensorArray } from "./engine.ts";
 import { Progress, type Output } from "./progress.ts";
 import { type StageOptions, type StageResult, trainStage } from "./stage.ts";
 
@@ -26,6 +26,7 @@ export interface TrainSummary {
 }
 
 export async function runTraining(opts: TrainOptions): Promise<TrainSummary> {
+  assertEngineAvailable(opts.engine);
   const sink = opts.diagnostics ?? defaultDiagnosticsSink;
   const stageNames = opts.stage ? [opts.stage] : stagesOf(opts, sink);
   const progress = new Progress(opts.output);

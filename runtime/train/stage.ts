@@ -163,8 +163,18 @@ export async function trainStage(stage: CompiledStage, opts: StageOptions, outDi
     let windowStep = step;
     let status: StageResult["status"] = stopAt < total ? "stopped early" : "finished";
 
-    const save = async (withStepFile: boolean) => {
-      const state = await engine.state();
+    // A checkpoint is written only once a later loss has shown its weights to be finite: the weights
+    // saved after step s produce the loss of step s + 1, so a divergence there must not replace the
+    // last good checkpoint. `flush` writes the pending snapshot once that is known (or at the end).
+    let pending: { state: Map<string, TensorArray>; meta: CheckpointMeta; withStepFile: boolean } | undefined;
+    const flush = () => {
+      if (!pending) return;
+      if (pending.withStepFile) saveCheckpoint(path.join(outDir, "checkpoints", stepCheckpointName(pending.meta.step)), pending.state, shapes, pending.meta);
+      saveCheckpoint(checkpointFile, pending.state, shapes, pending.meta);
+      lastSaved = pending.meta.step;
+      pending = undefined;
+    };
+    const snapshot = async (withStepFile: boolean) => {
       const meta: CheckpointMeta = {
         model: stage.modelName,
         stage: stage.name,
@@ -176,9 +186,7 @@ export async function trainStage(stage: CompiledStage, opts: StageOptions, outDi
         batchInEpoch: step % perEpoch,
         optimizer: optimizer.kind,
       };
-      if (withStepFile) saveCheckpoint(path.join(outDir, "checkpoints", stepCheckpointName(step)), state, shapes, meta);
-      saveCheckpoint(checkpointFile, state, shapes, meta);
-      lastSaved = step;
+      pending = { state: await engine.state(), meta, withStepFile };
     };
     const finishFiles = (extra: Record<string, unknown>) => {
       fs.writeFileSync(path.join(outDir, "curves.svg"), curvesSvg(metrics.rows, `${stage.modelName} ${stage.name}`));
@@ -196,7 +204,8 @@ export async function trainStage(stage: CompiledStage, opts: StageOptions, outDi
         const logNow = step % opts.logEvery === 0 || step === stopAt || evalNow || interrupted;
         if (step % lossEvery === 0 || logNow || saveNow) {
           loss = await engine.lastLoss();
-          if (!Number.isFinite(loss)) {
+          if (Number.isFinite(loss)) flush();
+          else {
             metrics.append({ step, stage: stage.name, loss, lr, clips_per_s: 0 });
             finishFiles({ status: "diverged" });
             progress.finish();
@@ -225,8 +234,9 @@ export async function trainStage(stage: CompiledStage, opts: StageOptions, outDi
           progress.update({ stage: stage.name, step, total, loss, lr, clipsPerSecond, etaSeconds: perStep * (total - step) });
           if (evalNow && lastEval) log(`[${stage.name}] step ${step}: held-out loss ${lastEval.loss.toFixed(4)}${lastEval.accuracy !== undefined ? `, accuracy ${(100 * lastEval.accuracy).toFixed(1)}%` : ""} (${lastEval.clips} clips)`);
         }
-        if (saveNow || interrupted) await save(saveNow && !interrupted);
+        if (saveNow || interrupted) await snapshot(saveNow && !interrupted);
         if (interrupted) {
+          flush();
           status = "interrupted";
           log(`[${stage.name}] interrupted at step ${step}; saved ${checkpointFile}, continue with --resume`);
           break training;
@@ -234,6 +244,8 @@ export async function trainStage(stage: CompiledStage, opts: StageOptions, outDi
         if (step >= stopAt) break;
       }
     }
+    // The weights after the run's last step have no later training loss; the final evaluation ran on them.
+    flush();
     progress.finish();
     const secondsPerStep = (performance.now() - started) / 1000 / Math.max(step - startStep, 1);
     finishFiles({ status, secondsPerStep });

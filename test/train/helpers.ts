@@ -1,0 +1,57 @@
+/** Shared setup for the training tests: a UniFormerV2 small enough to take a few dozen steps per second. */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { afterEach } from "vitest";
+import { readSafetensors } from "../../runtime/io/safetensors.ts";
+import { runTraining, type TrainOptions } from "../../runtime/train/run.ts";
+
+/** 2 layers of width 16 on 4 frames of 16x16, 4 classes: ~14k parameters. */
+export const TINY_SET = ["width=16", "layers=2", "heads=2", "global_layers=1", "size=16", "frames=4", "classes=4"];
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+});
+
+export function tempDir(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ivc-train-"));
+  dirs.push(dir);
+  return dir;
+}
+
+export function collectingOutput(): { write(text: string): void; text(): string } {
+  let buffer = "";
+  return { write: (t: string) => void (buffer += t), text: () => buffer };
+}
+
+export function train(out: string, extra: Partial<TrainOptions> = {}) {
+  const output = collectingOutput();
+  const run = runTraining({
+    file: "models/uniformerv2.ivm",
+    preset: "tiny",
+    set: TINY_SET,
+    stage: "finetune",
+    steps: 12,
+    batch: 4,
+    resume: false,
+    engine: "cpu",
+    out,
+    output,
+    evalEvery: 1000,
+    saveEvery: 1000,
+    logEvery: 1,
+    evalClips: 8,
+    seed: 3,
+    ...extra,
+  });
+  return { run, output };
+}
+
+export function readMetrics(dir: string): Record<string, unknown>[] {
+  return fs.readFileSync(path.join(dir, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+export function tensors(file: string) {
+  return readSafetensors(file);
+}
