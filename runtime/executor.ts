@@ -19,10 +19,13 @@ export interface BufferPlanEntry {
   readonly bytes: number;
 }
 
+/** A whole buffer, or a byte range of one (offsets aligned to the device's storage offset alignment, 256). */
+export type BufferRef = BufferId | { readonly id: BufferId; readonly offset: number; readonly size: number };
+
 export interface DispatchStep {
   readonly kernel: Kernel;
-  /** Arena buffer for each of the kernel's storage bindings, by binding name. */
-  readonly buffers: Readonly<Record<string, BufferId>>;
+  /** Arena buffer (or a range of one) for each of the kernel's storage bindings, by binding name. */
+  readonly buffers: Readonly<Record<string, BufferRef>>;
   /** Overrides the kernel's own invocation count (e.g. a runtime batch size on a grid axis). */
   readonly invocations?: number;
 }
@@ -80,17 +83,22 @@ export class Executor {
     options: ExecutorOptions = {},
   ) {
     this.pipelines = options.pipelineCache ?? new PipelineCache(device, options.cacheDir);
-    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
-    for (const { bufferId, bytes } of plan) {
-      if (this.buffers.has(bufferId)) throw new Error(`buffer plan lists '${bufferId}' twice`);
-      const size = Math.max(16, Math.ceil(bytes / 16) * 16);
-      this.buffers.set(bufferId, device.createBuffer({ label: String(bufferId), size, usage }));
-    }
+    this.allocate(plan);
     this.dynamicBuffer = device.createBuffer({
       label: "ivc.dynamic",
       size: DYNAMIC_BYTES,
       usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
     });
+  }
+
+  /** Adds buffers to the arena (programs compiled later, e.g. for another batch size, share it). */
+  allocate(plan: readonly BufferPlanEntry[]): void {
+    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+    for (const { bufferId, bytes } of plan) {
+      if (this.buffers.has(bufferId)) throw new Error(`buffer plan lists '${bufferId}' twice`);
+      const size = Math.max(16, Math.ceil(bytes / 16) * 16);
+      this.buffers.set(bufferId, this.device.createBuffer({ label: String(bufferId), size, usage }));
+    }
   }
 
   /** Compiles every kernel's pipeline (in parallel) and uploads its constant tables. */
@@ -242,8 +250,9 @@ export class Executor {
     const entries: GPUBindGroupEntry[] = kernel.bindings.map((b, i) => {
       if (b.kind === "dynamic") return { binding: i, resource: { buffer: this.dynamicBuffer } };
       if (b.kind === "constant") return { binding: i, resource: { buffer: this.constants.get(`${compiled.hash}/${b.name}`)! } };
-      const id = step.buffers[b.name];
-      if (id === undefined) throw new Error(`kernel '${kernel.name}': no buffer given for binding '${b.name}'`);
+      const ref = step.buffers[b.name];
+      if (ref === undefined) throw new Error(`kernel '${kernel.name}': no buffer given for binding '${b.name}'`);
+      const id = typeof ref === "object" ? ref.id : ref;
       const other = seen.get(id);
       if (other !== undefined && (b.access === "read_write" || writable.has(id))) {
         throw new Error(
@@ -252,6 +261,7 @@ export class Executor {
       }
       seen.set(id, b.name);
       if (b.access === "read_write") writable.add(id);
+      if (typeof ref === "object") return { binding: i, resource: { buffer: this.buffer(id), offset: ref.offset, size: ref.size } };
       return { binding: i, resource: { buffer: this.buffer(id) } };
     });
     const bindGroup = this.device.createBindGroup({ label: kernel.name, layout: compiled.layout, entries });
