@@ -1,0 +1,50 @@
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { describe, expect, it } from "vitest";
+import { tempDir, TINY_SET } from "./helpers.ts";
+
+const ivc = (...args: string[]) => spawnSync(process.execPath, ["bin/ivc.mjs", ...args], { encoding: "utf8", env: { ...process.env, NO_COLOR: "1" } });
+const tinySet = TINY_SET.flatMap((s) => ["--set", s]);
+
+describe("ivc train", () => {
+  it("trains UniFormerV2 end to end and writes checkpoints, metrics, curves and run.json", () => {
+    const out = path.join(tempDir(), "run");
+    const r = ivc("train", "models/uniformerv2.ivm", ...tinySet, "--steps", "6", "--batch", "4", "--eval-every", "3", "--save-every", "3", "--log-every", "2", "--eval-clips", "8", "--out", out);
+    expect(r.status, r.stderr).toBe(0);
+    for (const file of ["checkpoint.safetensors", "checkpoints/step-000003.safetensors", "checkpoints/step-000006.safetensors", "metrics.jsonl", "curves.svg", "run.json"]) {
+      expect(fs.existsSync(path.join(out, file)), file).toBe(true);
+    }
+    const rows = fs.readFileSync(path.join(out, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    expect(rows.map((r: { step: number }) => r.step)).toEqual([2, 3, 4, 6]);
+    for (const row of rows) {
+      expect(row.stage).toBe("finetune");
+      expect(Number.isFinite(row.loss) && Number.isFinite(row.lr) && row.clips_per_s > 0).toBe(true);
+    }
+    expect(rows[1].eval_accuracy).toBeGreaterThanOrEqual(0);
+    expect(fs.readFileSync(path.join(out, "curves.svg"), "utf8")).toContain("<svg");
+    expect(JSON.parse(fs.readFileSync(path.join(out, "run.json"), "utf8")).engine).toMatch(/^cpu/);
+    // Not a terminal: plain lines, no carriage-return redraws.
+    expect(r.stdout).not.toContain("\r");
+    expect(r.stdout).toMatch(/\[finetune\] step 6\/6 {2}loss \d/);
+    expect(r.stdout).toMatch(/0 frozen/);
+  });
+
+  it("explains bad requests without a stack trace", () => {
+    const out = path.join(tempDir(), "run");
+    const gpu = ivc("train", "models/uniformerv2.ivm", "--engine", "gpu", "--out", out);
+    expect(gpu.status).toBe(1);
+    expect(gpu.stderr).toContain("error: the GPU engine is not available yet");
+    const both = ivc("train", "models/uniformerv2.ivm", "--steps", "2", "--epochs", "1");
+    expect(both.status).toBe(2);
+    const data = ivc("train", "models/uniformerv2.ivm", ...tinySet, "--data", "no/such/annotations.csv", "--out", out);
+    expect(data.status).toBe(1);
+    expect(data.stderr).toContain("error: data not found: no/such/annotations.csv");
+    fs.mkdirSync(out, { recursive: true });
+    fs.writeFileSync(path.join(out, "checkpoint.safetensors"), "not a checkpoint at all");
+    const corrupt = ivc("train", "models/uniformerv2.ivm", ...tinySet, "--resume", "--out", out);
+    expect(corrupt.status).toBe(1);
+    expect(corrupt.stderr).toMatch(/^error: .*checkpoint\.safetensors/m);
+    for (const r of [gpu, data, corrupt]) expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+});

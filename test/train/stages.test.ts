@@ -1,0 +1,56 @@
+import * as path from "node:path";
+import { describe, expect, it } from "vitest";
+import { writeSafetensors } from "../../runtime/io/safetensors.ts";
+import { runTraining, type TrainOptions } from "../../runtime/train/run.ts";
+import { collectingOutput, readMetrics, tempDir, tensors } from "./helpers.ts";
+
+const TOY = "test/train/fixtures/two-stage.ivm";
+
+function trainToy(extra: Partial<TrainOptions>) {
+  const output = collectingOutput();
+  const run = runTraining({ file: TOY, set: [], resume: false, engine: "cpu", output, evalClips: 8, logEvery: 1, ...extra });
+  return { run, output };
+}
+
+describe("multi-stage runs and --init", () => {
+  it("runs every stage in order, each starting from the previous stage's weights", async () => {
+    const out = tempDir();
+    const { run, output } = trainToy({ out });
+    const summary = await run;
+    expect(summary.stages.map((s) => [s.stage, s.status, s.stepsDone])).toEqual([["pretrain", "finished", 6], ["probe", "finished", 4]]);
+    const pretrain = tensors(path.join(out, "pretrain", "checkpoint.safetensors")).tensors;
+    const probe = tensors(path.join(out, "probe", "checkpoint.safetensors")).tensors;
+    // `probe` freezes the embedding: it must be exactly what pretrain ended with.
+    expect([...probe.get("embed.weight")!.data]).toEqual([...pretrain.get("embed.weight")!.data]);
+    expect(probe.has("optim.momentum_buffer:embed.weight")).toBe(false);
+    expect(probe.has("optim.momentum_buffer:head.weight")).toBe(true);
+    expect([...probe.get("head.weight")!.data]).not.toEqual([...pretrain.get("head.weight")!.data]);
+    expect(readMetrics(path.join(out, "probe")).every((r) => r.stage === "probe")).toBe(true);
+    const text = output.text();
+    expect(text).toContain("training 2 stages in order: pretrain -> probe");
+    expect(text).toMatch(/\[probe\] Toy: 4 parameter tensors train \(52 values\), 2 frozen \(24,584 values\)/);
+    expect(text).toMatch(/summary\n\s+pretrain\s+finished[^\n]*\n\s+probe\s+finished/);
+  });
+
+  it("--init loads weights by path and names the missing and extra keys", async () => {
+    const out = tempDir();
+    const ckpt = path.join(out, "partial.safetensors");
+    const head = new Float32Array(32).fill(0.25);
+    writeSafetensors(ckpt, { "head.weight": { dtype: "F32", shape: [4, 8], data: head }, "decoder.extra": { dtype: "F32", shape: [2], data: new Float32Array(2) } });
+    const { run, output } = trainToy({ out: path.join(out, "run"), stage: "probe", init: ckpt, steps: 1 });
+    await run;
+    const text = output.text();
+    expect(text).toContain("loaded 1 tensors");
+    expect(text).toMatch(/missing from the checkpoint[^\n]*embed\.weight \[8, 3072\]/);
+    expect(text).toMatch(/not in the model \(ignored\): decoder\.extra/);
+  });
+
+  it("--init with the wrong shapes lists every mismatch with the expected shape", async () => {
+    const out = tempDir();
+    await trainToy({ out: path.join(out, "wide"), stage: "pretrain", set: ["width=16"], steps: 1 }).run;
+    const error = await trainToy({ out: path.join(out, "narrow"), stage: "probe", init: path.join(out, "wide", "checkpoint.safetensors"), steps: 1 }).run.catch((e: Error) => e);
+    expect(error).toBeInstanceOf(Error);
+    expect((error as Error).message).toMatch(/embed\.weight: the checkpoint has \[16, 3072\], the model expects \[8, 3072\]/);
+    expect((error as Error).message).toMatch(/head\.weight: the checkpoint has \[4, 16\], the model expects \[4, 8\]/);
+  });
+});
