@@ -140,10 +140,14 @@ export class DeclBuilder {
     const span = nodeSpan(this.ctx, n, at);
     const freeze = childNode(n, "freezeItem");
     if (freeze) {
+      const mode = childToken(freeze, "mode");
+      if (childNodes(freeze, "paths").length === 0 && mode) {
+        report(this.ctx, () => makeDiagnostic("IV1050", tokSpan(this.ctx, mode, span), { mode: mode.image }));
+      }
       const trailing = childToken(freeze, "trailingComma");
       if (trailing) this.body.expr.trailingComma(trailing, "after the last path of a `freeze` list", span);
       return {
-        kind: childToken(freeze, "mode")?.image === "unfreeze" ? "unfreeze" : "freeze",
+        kind: mode?.image === "unfreeze" ? "unfreeze" : "freeze",
         paths: childNodes(freeze, "paths").map((p) => this.path(p, span)),
         span,
       };

@@ -68,7 +68,8 @@ function parseText(text: string, file: string): ParseResult {
   const lines = new LineIndex(text);
   const whole: Span = lines.span(file, 0, text.length);
   const endOfFile: Span = lines.span(file, text.length, text.length);
-  const lexed = lex(text, file);
+  // One more than the limit, so that the note can point at the first lexical error not shown.
+  const lexed = lex(text, file, MAX_SYNTAX_ERRORS + 1);
   const tokens = lexed.tokens;
   const lexical = [...lexed.diagnostics].sort((a, b) => a.span!.offset - b.span!.offset);
   const lexicalLines = new Set(lexical.map((d) => d.span!.line));

@@ -7,7 +7,16 @@ import { createTokenInstance, Lexer, type IToken } from "chevrotain";
 import type { Diagnostic } from "../diagnostics/diagnostic.ts";
 import { makeDiagnostic } from "../diagnostics/diagnostic.ts";
 import { spanBetween, tokenSpan } from "./spans.ts";
-import { ALL_TOKENS, BadRun, FloatLit, Identifier, IntLit, StringLit, UnterminatedBlockComment, UnterminatedString } from "./tokens.ts";
+import {
+  ALL_TOKENS,
+  BadRun,
+  FloatLit,
+  Identifier,
+  IntLit,
+  StringLit,
+  UnterminatedBlockComment,
+  UnterminatedString,
+} from "./tokens.ts";
 
 let sharedLexer: Lexer | undefined;
 function lexer(): Lexer {
@@ -47,7 +56,7 @@ function quoteChars(text: string): string {
 const ESCAPE = /\\(.)/g;
 const VALID_ESCAPES = new Set(['"', "\\", "n", "t"]);
 
-function checkEscapes(file: string, tok: IToken, diagnostics: Diagnostic[]): void {
+function checkEscapes(file: string, tok: IToken, report: Report): void {
   for (const m of tok.image.matchAll(ESCAPE)) {
     if (VALID_ESCAPES.has(m[1]!)) continue;
     const startOffset = tok.startOffset + m.index!;
@@ -60,7 +69,7 @@ function checkEscapes(file: string, tok: IToken, diagnostics: Diagnostic[]): voi
       endLine: tok.startLine!,
       endCol: tok.startColumn! + m.index! + 2,
     };
-    diagnostics.push(makeDiagnostic("IV1004", span, { escape: `\\${m[1]}` }));
+    report(() => makeDiagnostic("IV1004", span, { escape: `\\${m[1]}` }));
   }
 }
 
@@ -77,9 +86,22 @@ function asString(tok: IToken): IToken {
   );
 }
 
-export function lex(text: string, file: string): LexResult {
+type Report = (make: () => Diagnostic) => void;
+
+/** A list that stops growing at `max`, so junk input does not cost a diagnostic per character. */
+function cappedList(max: number): { items: Diagnostic[]; report: Report } {
+  const items: Diagnostic[] = [];
+  return { items, report: (make) => void (items.length < max && items.push(make())) };
+}
+
+/**
+ * Tokens and lexical diagnostics. At most `maxDiagnostics` of the latter are built; they are the
+ * first ones in source order.
+ */
+export function lex(text: string, file: string, maxDiagnostics = Number.POSITIVE_INFINITY): LexResult {
   const raw = lexer().tokenize(text);
-  const diagnostics: Diagnostic[] = [];
+  const unknown = cappedList(maxDiagnostics);
+  const malformed = cappedList(maxDiagnostics);
   const tokens: IToken[] = [];
   // Chevrotain skips characters no pattern accepts, one error each; a run of them is one mistake.
   for (let i = 0; i < raw.errors.length; i++) {
@@ -98,26 +120,28 @@ export function lex(text: string, file: string): LexResult {
       endLine: first.line!,
       endCol: first.column! + (end - first.offset),
     };
-    diagnostics.push(makeDiagnostic("IV1001", span, { char: quoteChars(image), help: badCharHelp(image) }));
+    unknown.report(() => makeDiagnostic("IV1001", span, { char: quoteChars(image), help: badCharHelp(image) }));
   }
   for (let i = 0; i < raw.tokens.length; i++) {
     const tok = raw.tokens[i]!;
     const type = tok.tokenType;
     if (type === BadRun) {
-      diagnostics.push(makeDiagnostic("IV1001", tokenSpan(file, tok), { char: quoteChars(tok.image), help: badCharHelp(tok.image) }));
+      malformed.report(() =>
+        makeDiagnostic("IV1001", tokenSpan(file, tok), { char: quoteChars(tok.image), help: badCharHelp(tok.image) }),
+      );
       continue;
     }
     if (type === UnterminatedBlockComment) {
       const firstLine = { ...tok, endOffset: tok.startOffset + 1, endLine: tok.startLine, endColumn: tok.startColumn! + 1 };
-      diagnostics.push(makeDiagnostic("IV1003", tokenSpan(file, firstLine)));
+      malformed.report(() => makeDiagnostic("IV1003", tokenSpan(file, firstLine)));
       continue;
     }
     if (type === UnterminatedString) {
-      diagnostics.push(makeDiagnostic("IV1002", tokenSpan(file, tok)));
+      malformed.report(() => makeDiagnostic("IV1002", tokenSpan(file, tok)));
       tokens.push(asString(tok));
       continue;
     }
-    if (type === StringLit) checkEscapes(file, tok, diagnostics);
+    if (type === StringLit) checkEscapes(file, tok, malformed.report);
     if ((type === IntLit || type === FloatLit) && i + 1 < raw.tokens.length) {
       const next = raw.tokens[i + 1]!;
       const glued =
@@ -127,7 +151,7 @@ export function lex(text: string, file: string): LexResult {
           next.tokenType === IntLit ||
           next.tokenType === FloatLit);
       if (glued && /^[A-Za-z_]/.test(next.image)) {
-        diagnostics.push(makeDiagnostic("IV1005", spanBetween(file, tok, next), { text: tok.image + next.image }));
+        malformed.report(() => makeDiagnostic("IV1005", spanBetween(file, tok, next), { text: tok.image + next.image }));
         tokens.push(tok);
         i++;
         continue;
@@ -135,5 +159,5 @@ export function lex(text: string, file: string): LexResult {
     }
     tokens.push(tok);
   }
-  return { tokens, diagnostics };
+  return { tokens, diagnostics: [...unknown.items, ...malformed.items] };
 }

@@ -381,15 +381,21 @@ export class IvmParser extends ExpressionParser {
 
   private freezeItem = this.RULE("freezeItem", () => {
     this.OR([alt(() => this.CONSUME(T.Freeze, { LABEL: "mode" })), alt(() => this.CONSUME(T.Unfreeze, { LABEL: "mode" }))]);
-    this.SUBRULE(this.dottedPath, { LABEL: "paths" });
-    this.MANY({
-      GATE: () => !this.startsStageItem(this.LA(2), this.LA(3)),
+    // An empty list (`freeze` alone on its line) is reported by cst-decl.ts, not read into the next item.
+    this.OPTION({
+      GATE: () => !this.startsStageItem(this.LA(1), this.LA(2)),
       DEF: () => {
-        this.CONSUME(T.Comma);
-        this.SUBRULE2(this.dottedPath, { LABEL: "paths" });
+        this.SUBRULE(this.dottedPath, { LABEL: "paths" });
+        this.MANY({
+          GATE: () => !this.startsStageItem(this.LA(2), this.LA(3)),
+          DEF: () => {
+            this.CONSUME(T.Comma);
+            this.SUBRULE2(this.dottedPath, { LABEL: "paths" });
+          },
+        });
+        this.OPTION2(() => this.CONSUME2(T.Comma, { LABEL: "trailingComma" }));
       },
     });
-    this.OPTION(() => this.CONSUME2(T.Comma, { LABEL: "trailingComma" }));
   });
 
   private dottedPath = this.RULE("dottedPath", () => {

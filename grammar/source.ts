@@ -10,7 +10,10 @@ export interface SourceText {
   readonly diagnostics: Diagnostic[];
 }
 
-/** Byte index of the first byte that does not belong to a well-formed UTF-8 sequence, or -1. */
+/**
+ * Byte index of the first byte that does not belong to a well-formed UTF-8 sequence, or -1; only
+ * used to locate the problem once TextDecoder's fatal mode has found one.
+ */
 export function firstInvalidUtf8(bytes: Uint8Array): number {
   let i = 0;
   while (i < bytes.length) {
@@ -46,9 +49,13 @@ function reasonFor(e: unknown): string {
 }
 
 export function decodeSource(bytes: Uint8Array, file: string): SourceText {
-  const bad = firstInvalidUtf8(bytes);
+  try {
+    return { text: new TextDecoder("utf-8", { fatal: true }).decode(bytes), diagnostics: [] };
+  } catch {
+    // Not UTF-8: decode lossily so that parsing goes on, and say where the first bad byte is.
+  }
   const text = new TextDecoder("utf-8").decode(bytes);
-  if (bad < 0) return { text, diagnostics: [] };
+  const bad = Math.max(0, firstInvalidUtf8(bytes));
   const prefix = new TextDecoder("utf-8", { ignoreBOM: false }).decode(bytes.subarray(0, bad));
   const offset = Math.min(prefix.length, text.length);
   const span = new LineIndex(text).span(file, offset, Math.min(offset + 1, text.length));

@@ -122,7 +122,7 @@ export const KEYWORD_TOKENS: readonly TokenType[] = [
  * chevrotain reports each such character as its own lexing error, which is slow on binary junk;
  * lexer.ts reports the run once. Other unknown characters (non-ASCII) still arrive as lexing errors.
  */
-export const BadRun = createToken({ name: "BadRun", pattern: /[#$&'?\\^`|~\x00-\x08\x0e-\x1f\x7f]+/ });
+export const BadRun = createToken({ name: "BadRun", pattern: /[!#$&'?\\^`|~\x00-\x08\x0e-\x1f\x7f]+/ });
 
 export const ALL_TOKENS: readonly TokenType[] = [
   WhiteSpace,

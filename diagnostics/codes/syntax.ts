@@ -218,4 +218,11 @@ export const SYNTAX_CODES = {
     message: "`@{name}` is given twice",
     help: "remove the repeated annotation",
   },
+
+  // Train stages (IV1050-IV1059)
+  IV1050: {
+    severity: "error",
+    message: "`{mode}` needs at least one path",
+    help: "list dotted paths into the model: `{mode} backbone, head.norm`",
+  },
 } as const satisfies CodeTable;
