@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { registerCheck } from "./check.ts";
 import { registerCompile } from "./compile.ts";
+import { registerCompile } from "./compile.ts";
 import { registerDoctor } from "./doctor.ts";
 import { registerInfo } from "./info.ts";
 import { registerTrain } from "./train.ts";
@@ -9,6 +10,7 @@ import { registerTrain } from "./train.ts";
 export function registerCommands(program: Command): void {
   registerCheck(program);
   registerInfo(program);
+  registerCompile(program);
   registerCompile(program);
   registerTrain(program);
   registerDoctor(program);

@@ -1,0 +1,86 @@
+/**
+ * `ivc compile FILE -o DIR [--preset P] [--set k=v] [--stage S] [--train] [--batch N] [--weights W] [--explain]`:
+ * compile a model to a runnable bundle (docs/bundle.md). Kernels are specialised for the adapter
+ * found here (lavapipe's profile when there is none), and for one batch size.
+ */
+import type { Command } from "commander";
+import { compileBundle, explain, writeCompiled } from "../../compiler/bundle/index.ts";
+import { type AdapterProfile, LAVAPIPE_PROFILE, profileFor } from "../../compiler/codegen/kernel.ts";
+import { NoAdapterError, requestGpu } from "../../runtime/gpu.ts";
+import { UsageError } from "../errors.ts";
+import { assertReadable, failOnDiagnostics, modelOptions, type ModelFlags } from "../model-options.ts";
+
+interface CompileFlags extends ModelFlags {
+  output?: string;
+  train?: boolean;
+  batch?: string;
+  weights?: string;
+  explain?: boolean;
+}
+
+/** The profile of the adapter this machine has, or lavapipe's when Dawn finds none. */
+async function adapterProfile(): Promise<{ profile: AdapterProfile; adapter: string }> {
+  try {
+    const gpu = await requestGpu();
+    try {
+      const name = gpu.info.description || gpu.info.device || gpu.info.vendor || "unknown adapter";
+      return { profile: profileFor(gpu.info, gpu.device.features as unknown as ReadonlySet<string>), adapter: name };
+    } finally {
+      gpu.destroy();
+    }
+  } catch (e) {
+    if (e instanceof NoAdapterError) return { profile: LAVAPIPE_PROFILE, adapter: "none found (lavapipe profile)" };
+    throw e;
+  }
+}
+
+function parseBatch(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--batch must be a positive integer, got '${text}'`);
+  return n;
+}
+
+function kib(bytes: number): string {
+  return bytes >= 1 << 20 ? `${(bytes / (1 << 20)).toFixed(1)} MiB` : `${(bytes / 1024).toFixed(1)} KiB`;
+}
+
+export function registerCompile(program: Command): void {
+  modelOptions(
+    program
+      .command("compile")
+      .description("Compile a model to a runnable bundle: manifest.json, kernels/*.wgsl, index.ts/index.js, weights")
+      .argument("<file>", ".ivm model file"),
+  )
+    .option("-o, --output <dir>", "bundle directory to write (required)")
+    .option("--train", "compile the stage's training step (forward, backward, optimizer); needs --stage")
+    .option("--batch <n>", "batch size the kernels are specialised for (default 1; train: the stage's batch, else 2)")
+    .option("--weights <file>", "checkpoint (safetensors or PyTorch) keyed by parameter path, stored as weights.safetensors")
+    .option("--explain", "print per-kernel statistics: kind, fused ops, source lines, bytes, FLOPs")
+    .action(async (file: string, opts: CompileFlags) => {
+      assertReadable(file);
+      if (!opts.output) throw new UsageError("missing -o DIR (the bundle directory to write)");
+      if (opts.train && !opts.stage) throw new UsageError("--train needs --stage NAME");
+      if (opts.weights) assertReadable(opts.weights);
+      const batch = parseBatch(opts.batch);
+      const { profile, adapter } = await adapterProfile();
+      const result = await compileBundle({ file, preset: opts.preset, set: opts.set, model: opts.model, stage: opts.stage, train: opts.train, batch, profile, adapter, weights: opts.weights });
+      if (result.failed) {
+        failOnDiagnostics(result.failed);
+        return;
+      }
+      failOnDiagnostics(result.compiled!);
+      const written = await writeCompiled(opts.output, result, opts.weights);
+      const m = result.manifest!;
+      if (opts.explain) process.stdout.write(`${explain(result)}\n\n`);
+      if (written.unusedWeights.length > 0) {
+        process.stderr.write(`warning: ${written.unusedWeights.length} checkpoint tensor(s) are not model parameters and were left out (e.g. ${written.unusedWeights[0]})\n`);
+      }
+      const t = result.timings;
+      process.stdout.write(
+        `wrote ${opts.output}: ${m.model}${m.preset ? ` (preset ${m.preset})` : ""}, ${m.mode}, batch ${m.batch}, ${m.kernels.length} kernels, ` +
+          `${m.schedule.length} steps, peak ${kib(m.buffers.peakBytes)}, bundle ${kib(written.bytes)}; ` +
+          `compile ${Math.round(t.compileMs)} ms, codegen ${Math.round(t.codegenMs)} ms, write ${Math.round(written.writeMs)} ms (${adapter})\n`,
+      );
+    });
+}
