@@ -74,6 +74,7 @@ function parseText(text: string, file: string): ParseResult {
   const lexical = [...lexed.diagnostics].sort((a, b) => a.span!.offset - b.span!.offset);
   const lexicalLines = new Set(lexical.map((d) => d.span!.line));
   let nextLexical = 0;
+  const swallowedByComment = lexical.some((d) => d.code === "IV1003");
   const diagnostics: Diagnostic[] = [];
   const layout = { lineStarts: lineStartTokens(tokens) };
   const parser = ivmParser();
@@ -110,7 +111,9 @@ function parseText(text: string, file: string): ParseResult {
     const syntax = mapper.map(parser.errors).filter((d) => !inside(guarded.cutRanges, d));
     const ctx: BuildContext = { file, diagnostics: [] };
     const decl = cst && new DeclBuilder(ctx).topDecl(cst, spanBetween(file, chunk[0]!, chunk.at(-1)!));
-    const explained = syntax.filter((d) => !onLexicalErrorLine(lexicalLines, d));
+    // An unterminated block comment runs to the end of the file and cuts the last declaration short.
+    const truncated = swallowedByComment && c === chunks.length - 1;
+    const explained = truncated ? [] : syntax.filter((d) => !onLexicalErrorLine(lexicalLines, d));
     const converted = ctx.diagnostics.filter((d) => awayFrom(syntax, d));
     diagnostics.push(...explained, ...converted);
     errorCount += [...explained, ...converted, ...guarded.diagnostics].filter((d) => d.severity === "error").length;
