@@ -1,3 +1,4 @@
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { writeSafetensors } from "../../runtime/io/safetensors.ts";
@@ -52,5 +53,30 @@ describe("multi-stage runs and --init", () => {
     expect(error).toBeInstanceOf(Error);
     expect((error as Error).message).toMatch(/embed\.weight: the checkpoint has \[16, 3072\], the model expects \[8, 3072\]/);
     expect((error as Error).message).toMatch(/head\.weight: the checkpoint has \[4, 16\], the model expects \[4, 8\]/);
+  });
+});
+
+describe("--data PATH", () => {
+  it("trains on a folder of frame images, holding out every 10th sample", async () => {
+    const { default: pngjs } = await import("pngjs");
+    const root = tempDir();
+    const lines: string[] = [];
+    for (let s = 0; s < 20; s++) {
+      const dir = path.join(root, `clip${s}`);
+      fs.mkdirSync(dir);
+      for (let f = 0; f < 4; f++) {
+        const rgba = new Uint8Array(20 * 20 * 4).map((_, i) => (i % 4 === 3 ? 255 : (s * 13 + f * 29 + i) % 256));
+        fs.writeFileSync(path.join(dir, `f${f}.png`), pngjs.PNG.sync.write({ width: 20, height: 20, data: rgba }));
+      }
+      lines.push(`clip${s} ${s % 4}`);
+    }
+    const list = path.join(root, "train.txt");
+    fs.writeFileSync(list, `${lines.join("\n")}\n`);
+    const out = path.join(root, "run");
+    const { run, output } = trainToy({ out, stage: "pretrain", data: list, steps: 3, evalEvery: 3 });
+    const summary = await run;
+    expect(summary.stages[0]!.eval?.clips).toBe(2);
+    expect(output.text()).toContain("18 train / 2 held-out clips (every 10th sample)");
+    expect(readMetrics(out).at(-1)).toHaveProperty("eval_accuracy");
   });
 });
