@@ -9,35 +9,7 @@ import type { Span } from "../../diagnostics/span.ts";
 import { MAX_NESTING, MAX_SYNTAX_ERRORS, parseIvm } from "../../grammar/index.ts";
 import { LineIndex } from "../../grammar/spans.ts";
 import { allNodes } from "./helpers.ts";
-
-const VALID = [
-  `import { LayerNorm, Linear as Dense } from "std/nn"
-config C { frames: int = 8, size: int = 224, ids: list[int] = [1, 2] }
-preset tiny: C { size = 32 }`,
-  `module Block(dim: int, ratio: float = 1.5) {
-  let hidden = floor(dim / ratio)
-  norm = LayerNorm(dim, eps = 1e-5)
-  @init(zeros) up = Linear(hidden, dim)
-  param w: f32[dim, dim] @init(trunc_normal(std = 0.02))
-  if ratio > 1.0 { buffer b: f32[dim] @init(zeros) } else { let z = 0 }
-  for i in 0..4 { blocks[i] = Mlp(dim) }
-  forward(x: f32[B, N, dim], m: bool[B, N]) -> (f32[B, N, dim], f32[..., dim]) {
-    let (q, k) = split(x, 2, axis = -1)
-    x = x + blocks[0](norm(x))[:, 1:, ::2] @ w ** -1
-    if not (a and b or c != d) { x = -x } else if e { x = x % 2 }
-    for j in 0..2 { x = x * 0.5 }
-    return (x, x[..., :dim])
-  }
-}`,
-  `train stage s for Net extends base {
-  freeze a, b.c, d.3.e, f.*.g
-  unfreeze b.c.1
-  data synthetic(frames = 8)
-  loss CrossEntropy(smoothing = 0.1)(model(clip), label)
-  steps 200; batch 4
-  ema 0.9999
-}`,
-];
+import { VALID_SNIPPETS as VALID } from "./specs.ts";
 
 const TOKENS = [
   "import",
