@@ -14,6 +14,7 @@ import {
 } from "../../diagnostics/index.ts";
 import { parseIvm, readSource, type Program } from "../../grammar/index.ts";
 import { UsageError } from "../errors.ts";
+import { elaborationCheck } from "../semantic-check.ts";
 
 export interface SemanticCheckInput {
   /** Files as given, each parsed without syntax errors. */
@@ -36,7 +37,7 @@ export interface SemanticCheckResult {
   readonly sources?: ReadonlyMap<string, string>;
 }
 
-export const DEFAULT_SEMANTIC_CHECKS: readonly SemanticCheck[] = [];
+export const DEFAULT_SEMANTIC_CHECKS: readonly SemanticCheck[] = [elaborationCheck];
 
 export interface CheckOptions {
   readonly preset?: string;

@@ -3,7 +3,9 @@ import { registerCheck } from "./check.ts";
 import { registerCompile } from "./compile.ts";
 import { registerCompile } from "./compile.ts";
 import { registerDoctor } from "./doctor.ts";
+import { registerImport } from "./import.ts";
 import { registerInfo } from "./info.ts";
+import { registerRun } from "./run.ts";
 import { registerTrain } from "./train.ts";
 
 /** Each subcommand lives in its own file and registers itself here, in `ivc --help` order. */
@@ -13,5 +15,7 @@ export function registerCommands(program: Command): void {
   registerCompile(program);
   registerCompile(program);
   registerTrain(program);
+  registerRun(program);
+  registerImport(program);
   registerDoctor(program);
 }
