@@ -37,6 +37,11 @@ export class Progress {
 
   constructor(private readonly out: Output) {}
 
+  /** True on a terminal, where the status line is cheap to redraw after every step. */
+  get live(): boolean {
+    return this.out.isTTY === true;
+  }
+
   /** A status update: redrawn on a terminal, a line otherwise. */
   update(p: ProgressState): void {
     const line = formatProgress(p);

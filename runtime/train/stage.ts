@@ -144,11 +144,11 @@ export async function trainStage(stage: CompiledStage, opts: StageOptions, outDi
     for (const key of stage.settings.unknown) log(`[${stage.name}] warning: stage setting \`${key}\` is not used by ivc train`);
     if (saved) log(`[${stage.name}] resuming at step ${startStep} from ${checkpointFile}`);
     const run = { stage, opts, outDir, seed, batch, total, perEpoch, optimizer, schedule, data: data.description, engine: engine.description };
-    writeRunJson(run, { status: "running", step: startStep });
     if (startStep >= total) {
       log(`[${stage.name}] already finished (${startStep}/${total} steps)`);
       return { stage: stage.name, outDir, status: "already finished", stepsDone: startStep, totalSteps: total, weights: await paramWeights(engine, stage) };
     }
+    writeRunJson(run, { status: "running", step: startStep });
 
     const metrics = new MetricsLog(path.join(outDir, "metrics.jsonl"), saved ? startStep : undefined);
     const inputs = stage.train.inputs;
@@ -233,6 +233,10 @@ export async function trainStage(stage: CompiledStage, opts: StageOptions, outDi
           const perStep = (performance.now() - started) / 1000 / (step - startStep);
           progress.update({ stage: stage.name, step, total, loss, lr, clipsPerSecond, etaSeconds: perStep * (total - step) });
           if (evalNow && lastEval) log(`[${stage.name}] step ${step}: held-out loss ${lastEval.loss.toFixed(4)}${lastEval.accuracy !== undefined ? `, accuracy ${(100 * lastEval.accuracy).toFixed(1)}%` : ""} (${lastEval.clips} clips)`);
+        } else if (progress.live) {
+          const elapsed = (performance.now() - started) / 1000;
+          const perStep = elapsed / (step - startStep);
+          progress.update({ stage: stage.name, step, total, loss, lr, clipsPerSecond: batch / perStep, etaSeconds: perStep * (total - step) });
         }
         if (saveNow || interrupted) await snapshot(saveNow && !interrupted);
         if (interrupted) {
