@@ -24,7 +24,9 @@ export class IvmParser extends ExpressionParser {
   constructor() {
     super();
     this.performSelfAnalysis();
-    const recognizer = this as unknown as { SAVE_ERROR(e: IRecognitionException): IRecognitionException };
+    // SAVE_ERROR is chevrotain-internal; without it the cap is lost, not the parser.
+    const recognizer = this as unknown as { SAVE_ERROR?: (e: IRecognitionException) => IRecognitionException };
+    if (typeof recognizer.SAVE_ERROR !== "function") return;
     const save = recognizer.SAVE_ERROR.bind(this);
     recognizer.SAVE_ERROR = (e) => {
       const saved = save(e);
