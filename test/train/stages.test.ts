@@ -26,11 +26,21 @@ describe("multi-stage runs and --init", () => {
     expect(probe.has("optim.momentum_buffer:embed.weight")).toBe(false);
     expect(probe.has("optim.momentum_buffer:head.weight")).toBe(true);
     expect([...probe.get("head.weight")!.data]).not.toEqual([...pretrain.get("head.weight")!.data]);
+    // The EMA covers the trained weights only, and lags behind them.
+    expect([...probe.keys()].filter((k) => k.startsWith("ema:")).sort()).toEqual(["ema:head.bias", "ema:head.weight", "ema:norm.bias", "ema:norm.weight"]);
+    expect([...probe.get("ema:head.weight")!.data]).not.toEqual([...probe.get("head.weight")!.data]);
     expect(readMetrics(path.join(out, "probe")).every((r) => r.stage === "probe")).toBe(true);
     const text = output.text();
     expect(text).toContain("training 2 stages in order: pretrain -> probe");
     expect(text).toMatch(/\[probe\] Toy: 4 parameter tensors train \(52 values\), 2 frozen \(24,584 values\)/);
     expect(text).toMatch(/summary\n\s+pretrain\s+finished[^\n]*\n\s+probe\s+finished/);
+  });
+
+  it("--epochs counts whole passes over the training set", async () => {
+    const out = tempDir();
+    const summary = await trainToy({ out, stage: "probe", epochs: 1, batch: 8 }).run;
+    // 64 clips in batches of 8.
+    expect(summary.stages[0]!.stepsDone).toBe(8);
   });
 
   it("--init loads weights by path and names the missing and extra keys", async () => {
