@@ -36,6 +36,20 @@ describe("multi-stage runs and --init", () => {
     expect(text).toMatch(/summary\n\s+pretrain\s+finished[^\n]*\n\s+probe\s+finished/);
   });
 
+  it("an interrupt saves a checkpoint after the current step, and --resume finishes the run identically", async () => {
+    const straight = tempDir();
+    await trainToy({ out: straight, stage: "pretrain" }).run;
+    const interrupted = tempDir();
+    const stop = new AbortController();
+    stop.abort();
+    const first = await trainToy({ out: interrupted, stage: "pretrain", signal: stop.signal }).run;
+    expect(first.stages[0]).toMatchObject({ status: "interrupted", stepsDone: 1 });
+    expect(tensors(path.join(interrupted, "checkpoint.safetensors")).metadata.step).toBe("1");
+    await trainToy({ out: interrupted, stage: "pretrain", resume: true }).run;
+    const a = fs.readFileSync(path.join(straight, "checkpoint.safetensors"));
+    expect(fs.readFileSync(path.join(interrupted, "checkpoint.safetensors")).equals(a)).toBe(true);
+  });
+
   it("--epochs counts whole passes over the training set", async () => {
     const out = tempDir();
     const summary = await trainToy({ out, stage: "probe", epochs: 1, batch: 8 }).run;
