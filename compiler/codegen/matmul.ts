@@ -164,21 +164,24 @@ function simdMatmul(p: MatmulParams, broadcast: boolean): Kernel {
   const rowOffsets = broadcast
     ? [`  let aBase = ${aRowBase("m0 + lane")};`]
     : rowsIdx.map((row) => `  let aRow${row} = ${aRowBase(`m0 + ${row}u`)};`);
-  const stores: string[] = [];
-  for (const row of rowsIdx) {
-    stores.push(`  if (m0 + ${row}u < ${M}u) {`);
-    stores.push(`    let row = m0 + ${row}u;`);
-    stores.push(`    let cRow = b * ${r.c.batchStride}u + ${offsetExpr(r.c.outer, "row")};`);
-    for (let g = 0; g < COL_GROUPS; g++) {
-      for (let q = 0; q < 4; q++) {
-        const col = `n0 + lane * 4u + ${g * 32 + q}u`;
-        stores.push(
-          `    if (${col} < ${N}u) { let col = ${col}; let idx = cRow + ${offsetExpr(r.c.inner, "col")}; C[idx] = epilogue(acc${row}_${g}[${q}], b, row, col, idx); }`,
-        );
-      }
-    }
-    stores.push("  }");
-  }
+  // One epilogue call site in a loop: unrolling 64 inlined epilogues (GELU's erf, say) makes
+  // lavapipe's first-dispatch compile take seconds.
+  const accList = rowsIdx.flatMap((row) => [...Array(COL_GROUPS).keys()].map((g) => `acc${row}_${g}`));
+  const stores = [
+    `  let tile = array<vec4<f32>, ${ROWS * COL_GROUPS}>(${accList.join(", ")});`,
+    `  for (var r = 0u; r < ${ROWS}u; r++) {`,
+    "    let row = m0 + r;",
+    `    if (row >= ${M}u) { break; }`,
+    `    let cRow = b * ${r.c.batchStride}u + ${offsetExpr(r.c.outer, "row")};`,
+    `    for (var q = 0u; q < ${COL_GROUPS * 4}u; q++) {`,
+    "      let col = n0 + lane * 4u + (q / 4u) * 32u + q % 4u;",
+    `      if (col < ${N}u) {`,
+    `        let idx = cRow + ${offsetExpr(r.c.inner, "col")};`,
+    `        C[idx] = epilogue(tile[r * ${COL_GROUPS}u + q / 4u][q % 4u], b, row, col, idx);`,
+    "      }",
+    "    }",
+    "  }",
+  ];
   const accDecls = rowsIdx.flatMap((row) => [...Array(COL_GROUPS).keys()].map((g) => `  var acc${row}_${g} = vec4<f32>(0.0);`));
   const bindings = matmulBindings(epi, aVec, bVec);
   const epiCode = epilogueFn(epi);
@@ -200,9 +203,7 @@ ${accDecls.join("\n")}
   for (var k = 0u; k < ${K4}u; k += 4u) {
 ${kStep(4)}
   }
-  for (var k = ${K4}u; k < ${K}u; k += 1u) {
-${kStep(1)}
-  }
+${K4 < K ? `  for (var k = ${K4}u; k < ${K}u; k += 1u) {\n${kStep(1)}\n  }` : ""}
 ${stores.join("\n")}
 }
 `;

@@ -1,8 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { attentionBackward, attentionForward } from "../../compiler/codegen/attention.ts";
+import {
+  attentionBackward,
+  attentionForward,
+} from "../../compiler/codegen/attention.ts";
 import type { AttentionShape } from "../../compiler/codegen/attention-common.ts";
-import { DISCRETE_PROFILE, type AdapterProfile } from "../../compiler/codegen/kernel.ts";
-import { openHarness, randomArray, relError, type KernelHarness } from "./harness.ts";
+import {
+  DISCRETE_PROFILE,
+  type AdapterProfile,
+} from "../../compiler/codegen/kernel.ts";
+import {
+  openHarness,
+  randomArray,
+  relError,
+  type KernelHarness,
+} from "./harness.ts";
 
 let h: KernelHarness;
 beforeAll(async () => {
@@ -11,7 +22,14 @@ beforeAll(async () => {
 afterAll(() => h?.destroy());
 
 /** Naive attention in float64 with explicit probabilities, forward and backward. */
-function reference(p: AttentionShape, q: Float32Array, k: Float32Array, v: Float32Array, dO: Float32Array, bias?: Float32Array) {
+function reference(
+  p: AttentionShape,
+  q: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  dO: Float32Array,
+  bias?: Float32Array,
+) {
   const { lq, lk, d } = p;
   const bhN = p.batch * p.heads;
   const scale = p.scale ?? 1 / Math.sqrt(d);
@@ -27,9 +45,14 @@ function reference(p: AttentionShape, q: Float32Array, k: Float32Array, v: Float
       const s = new Float64Array(lk);
       for (let j = 0; j < lk; j++) {
         let dotv = 0;
-        for (let c = 0; c < d; c++) dotv += q[(bh * lq + i) * d + c] * k[(bh * lk + j) * d + c];
+        for (let c = 0; c < d; c++)
+          dotv += q[(bh * lq + i) * d + c] * k[(bh * lk + j) * d + c];
         s[j] = dotv * scale;
-        if (bias && p.bias) s[j] += bias[b * p.bias.batch + hh * p.bias.head + i * p.bias.q + j * p.bias.k];
+        if (bias && p.bias)
+          s[j] +=
+            bias[
+              b * p.bias.batch + hh * p.bias.head + i * p.bias.q + j * p.bias.k
+            ];
         if (p.causal && j > i + lk - lq) s[j] = -Infinity;
       }
       const m = Math.max(...s);
@@ -38,11 +61,15 @@ function reference(p: AttentionShape, q: Float32Array, k: Float32Array, v: Float
       lse[bh * lq + i] = m + Math.log(z);
       const P = s.map((x) => Math.exp(x - m) / z);
       let D = 0;
-      for (let j = 0; j < lk; j++) for (let c = 0; c < d; c++) o[(bh * lq + i) * d + c] += P[j] * v[(bh * lk + j) * d + c];
-      for (let c = 0; c < d; c++) D += dO[(bh * lq + i) * d + c] * o[(bh * lq + i) * d + c];
+      for (let j = 0; j < lk; j++)
+        for (let c = 0; c < d; c++)
+          o[(bh * lq + i) * d + c] += P[j] * v[(bh * lk + j) * d + c];
+      for (let c = 0; c < d; c++)
+        D += dO[(bh * lq + i) * d + c] * o[(bh * lq + i) * d + c];
       for (let j = 0; j < lk; j++) {
         let dp = 0;
-        for (let c = 0; c < d; c++) dp += dO[(bh * lq + i) * d + c] * v[(bh * lk + j) * d + c];
+        for (let c = 0; c < d; c++)
+          dp += dO[(bh * lq + i) * d + c] * v[(bh * lk + j) * d + c];
         const ds = P[j] * (dp - D);
         for (let c = 0; c < d; c++) {
           dv[(bh * lk + j) * d + c] += P[j] * dO[(bh * lq + i) * d + c];
@@ -55,7 +82,12 @@ function reference(p: AttentionShape, q: Float32Array, k: Float32Array, v: Float
   return { o, lse, dq, dk, dv };
 }
 
-async function check(p: AttentionShape, profile: AdapterProfile, seed: number, biasLen = 0) {
+async function check(
+  p: AttentionShape,
+  profile: AdapterProfile,
+  seed: number,
+  biasLen = 0,
+) {
   const bhN = p.batch * p.heads;
   const [nq, nk] = [bhN * p.lq * p.d, bhN * p.lk * p.d];
   const q = randomArray(nq, seed, -2, 2);
@@ -66,32 +98,73 @@ async function check(p: AttentionShape, profile: AdapterProfile, seed: number, b
   const want = reference(p, q, k, v, dO, bias);
   const out = await h.run(
     [attentionForward(p, profile), ...attentionBackward(p, profile)],
-    { q, k, v, ...(bias ? { bias } : {}), o: nq, lse: bhN * p.lq, dout: dO, dq: nq, dsum: bhN * p.lq, dk: nk, dv: nk },
+    {
+      q,
+      k,
+      v,
+      ...(bias ? { bias } : {}),
+      o: nq,
+      lse: bhN * p.lq,
+      dout: dO,
+      dq: nq,
+      dsum: bhN * p.lq,
+      dk: nk,
+      dv: nk,
+    },
     ["o", "lse", "dq", "dk", "dv"],
   );
-  for (const name of ["o", "lse", "dq", "dk", "dv"] as const) expect(relError(out[name], want[name]), name).toBeLessThan(1e-4);
+  for (const name of ["o", "lse", "dq", "dk", "dv"] as const)
+    expect(relError(out[name], want[name]), name).toBeLessThan(1e-4);
 }
 
-const profiles = () => [h.profile, { ...h.profile, subgroups: false }, DISCRETE_PROFILE];
+const profiles = () => [
+  h.profile,
+  { ...h.profile, subgroups: false },
+  DISCRETE_PROFILE,
+];
 
 describe("flash attention", () => {
-  it("forward and backward match naive attention on odd shapes, every fetch strategy", async () => {
-    let seed = 100;
-    const shapes: AttentionShape[] = [
-      { batch: 1, heads: 1, lq: 1, lk: 1, d: 4 },
-      { batch: 3, heads: 1, lq: 7, lk: 13, d: 8 },
-      { batch: 1, heads: 2, lq: 17, lk: 33, d: 5 },
-      { batch: 1, heads: 1, lq: 9, lk: 20, d: 64 },
-    ];
-    for (const profile of profiles()) for (const p of shapes) await check(p, profile, (seed += 10));
-  });
+  for (const label of ["broadcast", "direct", "tile"] as const) {
+    it(`forward and backward match naive attention on odd shapes (${label} row fetch)`, async () => {
+      const profile =
+        profiles()[["broadcast", "direct", "tile"].indexOf(label)];
+      let seed = 100 + label.length;
+      const shapes: AttentionShape[] = [
+        { batch: 1, heads: 1, lq: 1, lk: 1, d: 4 },
+        { batch: 3, heads: 1, lq: 7, lk: 13, d: 8 },
+        { batch: 1, heads: 2, lq: 17, lk: 33, d: 5 },
+        { batch: 1, heads: 1, lq: 9, lk: 20, d: 64 },
+      ];
+      for (const p of shapes) await check(p, profile, (seed += 10));
+    });
+  }
 
   it("applies a causal mask and a broadcast additive bias", async () => {
-    const p: AttentionShape = { batch: 2, heads: 2, lq: 6, lk: 9, d: 16, causal: true, bias: { batch: 0, head: 54, q: 9, k: 1 } };
+    const p: AttentionShape = {
+      batch: 2,
+      heads: 2,
+      lq: 6,
+      lk: 9,
+      d: 16,
+      causal: true,
+      bias: { batch: 0, head: 54, q: 9, k: 1 },
+    };
     for (const profile of profiles()) await check(p, profile, 300, 2 * 54);
   });
 
   it("supports d = 128", async () => {
-    await check({ batch: 1, heads: 1, lq: 10, lk: 12, d: 128, scale: 0.05, name: "attention_d128" }, h.profile, 400);
+    await check(
+      {
+        batch: 1,
+        heads: 1,
+        lq: 10,
+        lk: 12,
+        d: 128,
+        scale: 0.05,
+        name: "attention_d128",
+      },
+      h.profile,
+      400,
+    );
   });
 });

@@ -1,7 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { layerNorm, layerNormBackward, softmax, softmaxBackward } from "../../compiler/codegen/normalization.ts";
+import {
+  layerNorm,
+  layerNormBackward,
+  softmax,
+  softmaxBackward,
+} from "../../compiler/codegen/normalization.ts";
 import { stridedReduce } from "../../compiler/codegen/reduce.ts";
-import { openHarness, randomArray, relError, type KernelHarness } from "./harness.ts";
+import {
+  openHarness,
+  randomArray,
+  relError,
+  type KernelHarness,
+} from "./harness.ts";
 
 let h: KernelHarness;
 beforeAll(async () => {
@@ -17,19 +27,32 @@ const shapes: [number, number][] = [
   [3, 200],
 ];
 
-function softmaxRef(x: Float32Array, R: number, N: number, scale: number): Float64Array {
+function softmaxRef(
+  x: Float32Array,
+  R: number,
+  N: number,
+  scale: number,
+): Float64Array {
   const y = new Float64Array(R * N);
   for (let r = 0; r < R; r++) {
     let m = -Infinity;
     for (let j = 0; j < N; j++) m = Math.max(m, x[r * N + j] * scale);
     let z = 0;
     for (let j = 0; j < N; j++) z += Math.exp(x[r * N + j] * scale - m);
-    for (let j = 0; j < N; j++) y[r * N + j] = Math.exp(x[r * N + j] * scale - m) / z;
+    for (let j = 0; j < N; j++)
+      y[r * N + j] = Math.exp(x[r * N + j] * scale - m) / z;
   }
   return y;
 }
 
-function layerNormRef(h: Float32Array, R: number, N: number, gamma: Float32Array, beta: Float32Array, eps: number) {
+function layerNormRef(
+  h: Float32Array,
+  R: number,
+  N: number,
+  gamma: Float32Array,
+  beta: Float32Array,
+  eps: number,
+) {
   const y = new Float64Array(R * N);
   const mean = new Float64Array(R);
   const rstd = new Float64Array(R);
@@ -42,7 +65,8 @@ function layerNormRef(h: Float32Array, R: number, N: number, gamma: Float32Array
     const rs = 1 / Math.sqrt(q / N + eps);
     mean[r] = mu;
     rstd[r] = rs;
-    for (let j = 0; j < N; j++) y[r * N + j] = (h[r * N + j] - mu) * rs * gamma[j] + beta[j];
+    for (let j = 0; j < N; j++)
+      y[r * N + j] = (h[r * N + j] - mu) * rs * gamma[j] + beta[j];
   }
   return { y, mean, rstd };
 }
@@ -56,7 +80,16 @@ describe("softmax", () => {
         const dy = randomArray(R * N, seed++);
         const scale = 0.7;
         const out = await h.run(
-          [softmax({ rows: R, length: N, scale, workgroupPerRow: wg }, h.profile), softmaxBackward({ rows: R, length: N, scale, workgroupPerRow: wg }, h.profile)],
+          [
+            softmax(
+              { rows: R, length: N, scale, workgroupPerRow: wg },
+              h.profile,
+            ),
+            softmaxBackward(
+              { rows: R, length: N, scale, workgroupPerRow: wg },
+              h.profile,
+            ),
+          ],
           { x, y: R * N, dy, dx: R * N },
           ["y", "dx"],
         );
@@ -66,7 +99,8 @@ describe("softmax", () => {
         for (let r = 0; r < R; r++) {
           let d = 0;
           for (let j = 0; j < N; j++) d += dy[r * N + j] * out.y[r * N + j];
-          for (let j = 0; j < N; j++) dx[r * N + j] = scale * out.y[r * N + j] * (dy[r * N + j] - d);
+          for (let j = 0; j < N; j++)
+            dx[r * N + j] = scale * out.y[r * N + j] * (dy[r * N + j] - d);
         }
         expect(relError(out.dx, dx)).toBeLessThan(1e-4);
       }
@@ -84,7 +118,18 @@ describe("layernorm", () => {
         const gamma = randomArray(N, seed++);
         const beta = randomArray(N, seed++);
         const out = await h.run(
-          [layerNorm({ rows: R, length: N, eps: 1e-5, residual: true, workgroupPerRow: wg }, h.profile)],
+          [
+            layerNorm(
+              {
+                rows: R,
+                length: N,
+                eps: 1e-5,
+                residual: true,
+                workgroupPerRow: wg,
+              },
+              h.profile,
+            ),
+          ],
           { x, res, gamma, beta, y: R * N, h: R * N, mean: R, rstd: R },
           ["y", "h", "mean", "rstd"],
         );
@@ -98,56 +143,88 @@ describe("layernorm", () => {
     }
   });
 
-  it("backward gives dx (plus an incoming residual gradient), dgamma and dbeta", async () => {
-    let seed = 50;
-    for (const wg of schedules) {
-      for (const [R, N] of [[7, 13], [65, 33], [70, 8]] as [number, number][]) {
-        const x = randomArray(R * N, seed++, -2, 2);
-        const dy = randomArray(R * N, seed++);
-        const dres = randomArray(R * N, seed++);
-        const gamma = randomArray(N, seed++);
-        const ref = layerNormRef(x, R, N, gamma, new Float32Array(N), 1e-5);
-        const { kernels, chunks } = layerNormBackward({ rows: R, length: N, addGrad: true, chunkRows: 16, workgroupPerRow: wg }, h.profile);
-        const [dxK, partialsK, finalizeK] = kernels;
-        const out = await h.run(
-          [
-            dxK,
-            partialsK,
-            { kernel: finalizeK, buffers: { partial: "pgamma", total: "dgamma" } },
-            { kernel: finalizeK, buffers: { partial: "pbeta", total: "dbeta" } },
-          ],
-          {
-            x, dy, dres, gamma,
-            mean: Float32Array.from(ref.mean), rstd: Float32Array.from(ref.rstd),
-            dx: R * N, pgamma: chunks * N, pbeta: chunks * N, dgamma: N, dbeta: N,
-          },
-          ["dx", "dgamma", "dbeta"],
-        );
-        const dx = new Float64Array(R * N);
-        const dgamma = new Float64Array(N);
-        const dbeta = new Float64Array(N);
-        for (let r = 0; r < R; r++) {
-          let sg = 0;
-          let sgx = 0;
-          for (let j = 0; j < N; j++) {
-            const xh = (x[r * N + j] - ref.mean[r]) * ref.rstd[r];
-            const g = dy[r * N + j] * gamma[j];
-            sg += g;
-            sgx += g * xh;
-            dgamma[j] += dy[r * N + j] * xh;
-            dbeta[j] += dy[r * N + j];
+  for (const wg of schedules) {
+    it(`backward gives dx (plus an incoming residual gradient), dgamma and dbeta (workgroupPerRow=${wg})`, async () => {
+      let seed = wg ? 50 : 80;
+      {
+        for (const [R, N] of [
+          [7, 13],
+          [65, 33],
+          [70, 8],
+        ] as [number, number][]) {
+          const x = randomArray(R * N, seed++, -2, 2);
+          const dy = randomArray(R * N, seed++);
+          const dres = randomArray(R * N, seed++);
+          const gamma = randomArray(N, seed++);
+          const ref = layerNormRef(x, R, N, gamma, new Float32Array(N), 1e-5);
+          const { kernels, chunks } = layerNormBackward(
+            {
+              rows: R,
+              length: N,
+              addGrad: true,
+              chunkRows: 16,
+              workgroupPerRow: wg,
+            },
+            h.profile,
+          );
+          const [dxK, partialsK, finalizeK] = kernels;
+          const out = await h.run(
+            [
+              dxK,
+              partialsK,
+              {
+                kernel: finalizeK,
+                buffers: { partial: "pgamma", total: "dgamma" },
+              },
+              {
+                kernel: finalizeK,
+                buffers: { partial: "pbeta", total: "dbeta" },
+              },
+            ],
+            {
+              x,
+              dy,
+              dres,
+              gamma,
+              mean: Float32Array.from(ref.mean),
+              rstd: Float32Array.from(ref.rstd),
+              dx: R * N,
+              pgamma: chunks * N,
+              pbeta: chunks * N,
+              dgamma: N,
+              dbeta: N,
+            },
+            ["dx", "dgamma", "dbeta"],
+          );
+          const dx = new Float64Array(R * N);
+          const dgamma = new Float64Array(N);
+          const dbeta = new Float64Array(N);
+          for (let r = 0; r < R; r++) {
+            let sg = 0;
+            let sgx = 0;
+            for (let j = 0; j < N; j++) {
+              const xh = (x[r * N + j] - ref.mean[r]) * ref.rstd[r];
+              const g = dy[r * N + j] * gamma[j];
+              sg += g;
+              sgx += g * xh;
+              dgamma[j] += dy[r * N + j] * xh;
+              dbeta[j] += dy[r * N + j];
+            }
+            for (let j = 0; j < N; j++) {
+              const xh = (x[r * N + j] - ref.mean[r]) * ref.rstd[r];
+              dx[r * N + j] =
+                ref.rstd[r] *
+                  (dy[r * N + j] * gamma[j] - sg / N - (xh * sgx) / N) +
+                dres[r * N + j];
+            }
           }
-          for (let j = 0; j < N; j++) {
-            const xh = (x[r * N + j] - ref.mean[r]) * ref.rstd[r];
-            dx[r * N + j] = ref.rstd[r] * (dy[r * N + j] * gamma[j] - sg / N - (xh * sgx) / N) + dres[r * N + j];
-          }
+          expect(relError(out.dx, dx)).toBeLessThan(1e-4);
+          expect(relError(out.dgamma, dgamma)).toBeLessThan(1e-4);
+          expect(relError(out.dbeta, dbeta)).toBeLessThan(1e-4);
         }
-        expect(relError(out.dx, dx)).toBeLessThan(1e-4);
-        expect(relError(out.dgamma, dgamma)).toBeLessThan(1e-4);
-        expect(relError(out.dbeta, dbeta)).toBeLessThan(1e-4);
       }
-    }
-  });
+    });
+  }
 });
 
 describe("strided reduce", () => {
@@ -156,7 +233,18 @@ describe("strided reduce", () => {
     const x = randomArray(O * L * I, 70);
     for (const workgroupPerOutput of [false, true]) {
       for (const op of ["sum", "max", "mean"] as const) {
-        const k = stridedReduce({ outer: O, length: L, inner: I, op, prologue: "x * x", epilogue: "sqrt(r)", workgroupPerOutput }, h.profile);
+        const k = stridedReduce(
+          {
+            outer: O,
+            length: L,
+            inner: I,
+            op,
+            prologue: "x * x",
+            epilogue: "sqrt(r)",
+            workgroupPerOutput,
+          },
+          h.profile,
+        );
         const out = await h.run([k], { x, y: O * I }, ["y"]);
         const want = new Float64Array(O * I);
         for (let o = 0; o < O; o++) {
@@ -169,7 +257,10 @@ describe("strided reduce", () => {
             want[o * I + i] = Math.sqrt(op === "mean" ? acc / L : acc);
           }
         }
-        expect(relError(out.y, want), `${op} ${workgroupPerOutput}`).toBeLessThan(1e-4);
+        expect(
+          relError(out.y, want),
+          `${op} ${workgroupPerOutput}`,
+        ).toBeLessThan(1e-4);
       }
     }
   });
@@ -177,10 +268,21 @@ describe("strided reduce", () => {
   it("reduces a permuted view through strides", async () => {
     // x stored [I=4, L=6, O=2]; reduce L for each (o, i) of the view [O, L, I].
     const x = randomArray(48, 71);
-    const k = stridedReduce({ outer: 2, length: 6, inner: 4, op: "sum", strides: { outer: 1, length: 2, inner: 12 } }, h.profile);
+    const k = stridedReduce(
+      {
+        outer: 2,
+        length: 6,
+        inner: 4,
+        op: "sum",
+        strides: { outer: 1, length: 2, inner: 12 },
+      },
+      h.profile,
+    );
     const out = await h.run([k], { x, y: 8 }, ["y"]);
     const want = new Float64Array(8);
-    for (let o = 0; o < 2; o++) for (let i = 0; i < 4; i++) for (let l = 0; l < 6; l++) want[o * 4 + i] += x[i * 12 + l * 2 + o];
+    for (let o = 0; o < 2; o++)
+      for (let i = 0; i < 4; i++)
+        for (let l = 0; l < 6; l++) want[o * 4 + i] += x[i * 12 + l * 2 + o];
     expect(relError(out.y, want)).toBeLessThan(1e-5);
   });
 });
