@@ -3,7 +3,7 @@
  * `--init`, `ivc run` and PyTorch alike), the optimizer state as `optim.exp_avg:<path>` /
  * `optim.exp_avg_sq:<path>` / `optim.momentum_buffer:<path>`, the EMA weights as `ema:<path>`, and
  * in the metadata everything a resumed run needs to continue bit-identically: the number of steps
- * done (which fixes the data position and every step's seed), the run's seed, batch and total steps.
+ * done (which fixes the data position and every step's seed), the run's seed, batch, base LR and total steps.
  */
 import * as fs from "node:fs";
 import { UserError } from "../../cli/errors.ts";
@@ -28,6 +28,8 @@ export interface CheckpointMeta {
   readonly epoch: number;
   readonly batchInEpoch: number;
   readonly optimizer: string;
+  /** Base learning rate (the stage's or --lr): a resume without --lr keeps it. */
+  readonly lr: number;
 }
 
 function shapeFor(key: string, shapes: ReadonlyMap<string, readonly number[]>): readonly number[] {
@@ -74,6 +76,7 @@ export function readTrainCheckpoint(file: string): { state: Map<string, TensorAr
     epoch: num("epoch"),
     batchInEpoch: num("batchInEpoch"),
     optimizer: metadata.optimizer ?? "",
+    lr: num("lr"),
   };
   return { state: new Map([...tensors].map(([k, t]) => [k, t.data])), meta };
 }

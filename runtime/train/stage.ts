@@ -95,7 +95,7 @@ export async function trainStage(stage: CompiledStage, opts: StageOptions, outDi
   const epochs = opts.epochs ?? (opts.steps === undefined ? stage.settings.epochs : undefined);
   const total = opts.steps ?? (epochs !== undefined ? epochs * perEpoch : saved?.meta.totalSteps ?? stage.settings.steps);
   if (total === undefined) throw new UserError(`stage ${stage.name} sets no \`steps\``, "pass --steps N or --epochs E, or add `steps N` to the stage");
-  const optimizer = optimizerFromCall(stage.spec.optim, opts.lr);
+  const optimizer = optimizerFromCall(stage.spec.optim, opts.lr ?? saved?.meta.lr);
   const schedule = scheduleFromCall(stage.spec.schedule);
   const shapes = paramShapes(stage.params);
   const startStep = saved?.meta.step ?? 0;
@@ -185,6 +185,7 @@ export async function trainStage(stage: CompiledStage, opts: StageOptions, outDi
         epoch: Math.floor(step / perEpoch),
         batchInEpoch: step % perEpoch,
         optimizer: optimizer.kind,
+        lr: optimizer.lr,
       };
       pending = { state: await engine.state(), meta, withStepFile };
     };

@@ -31,11 +31,12 @@ describe("training UniFormerV2 on the CPU engine", () => {
 
   it("resumes bit-identically: N steps straight equal N/2 + resume N/2 (BatchNorm stats and dropout included)", async () => {
     // LMHRA adds BatchNorm running statistics (buffers written back each step); dropout uses the step seeds.
+    // The resumed run is given none of the first run's settings: seed, batch, steps and LR come from the checkpoint.
     const set = [...TINY_SET, "lmhra=true", "mlp_dropout=0.3"];
     const straight = tempDir();
-    await train(straight, { set, steps: 10, saveEvery: 5 }).run;
+    await train(straight, { set, steps: 10, saveEvery: 5, lr: 2e-3 }).run;
     const split = tempDir();
-    await train(split, { set, steps: 10, saveEvery: 5, stopAt: 5 }).run;
+    await train(split, { set, steps: 10, saveEvery: 5, stopAt: 5, lr: 2e-3 }).run;
     const halfway = tensors(path.join(split, "checkpoint.safetensors"));
     expect(halfway.metadata.step).toBe("5");
     expect([...halfway.tensors.keys()].some((k) => k.endsWith("running_mean"))).toBe(true);
