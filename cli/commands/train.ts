@@ -48,7 +48,7 @@ export function registerTrain(program: Command): void {
   modelOptions(
     program
       .command("train")
-      .description("Train a model on a train stage (all stages in order when --stage is left out); writes checkpoints, metrics.jsonl, curves.svg, run.json")
+      .description("Train a model on a train stage (all stages in order when --stage is left out; preset `tiny` unless --preset); writes checkpoints, metrics.jsonl, curves.svg, run.json")
       .argument("<file>", ".ivm model file"),
   )
     .option("--data <synthetic|path>", "the stage's own data (synthetic), or an annotation file / folder with train and val lists", "synthetic")
@@ -56,7 +56,7 @@ export function registerTrain(program: Command): void {
     .option("--epochs <n>", "train for whole epochs of the data instead of --steps")
     .option("--batch <n>", "clips per step (default: the stage's `batch`, else 8)")
     .option("--lr <x>", "base learning rate, replacing the stage's optim lr")
-    .option("--out <dir>", "run directory (default runs/<model>-<stage>)")
+    .option("--out <dir>", "run directory (default runs/<model>-<stage>, or runs/<model>/<stage> for several stages)")
     .option("--init <checkpoint>", "start from these weights, matched by parameter path (safetensors or PyTorch)")
     .option("--resume", "continue the run in --out from its checkpoint.safetensors, bit-identically")
     .option("--seed <n>", "seed for initialisation, data order and dropout (default 0)")
