@@ -4,7 +4,7 @@
  *
  * Buffer names (bindings) are fixed per kernel and listed on each generator.
  */
-import { f32Lit, type AdapterProfile, type Kernel } from "./kernel.ts";
+import { bindingDecls, f32Lit, grid1d, kernelHeader, LINEAR_WORKGROUP, storage, type AdapterProfile, type Kernel, type KernelBinding } from "./kernel.ts";
 import { columnPartials, stridedReduce } from "./reduce.ts";
 import { rowProgram } from "./row-program.ts";
 
@@ -104,20 +104,106 @@ export function layerNorm(p: LayerNormParams, profile: AdapterProfile): Kernel {
 export interface LayerNormBackwardParams extends RowShape {
   /** Adds an incoming gradient of the LayerNorm input (the residual stream's other branch) into dx. */
   readonly addGrad?: boolean;
-  /** Rows per partial sum of dGamma/dBeta. */
+  /** Rows per partial sum of dGamma/dBeta (separate-partials variant; the fused one uses 8). */
   readonly chunkRows?: number;
 }
 
 /**
- * Three kernels, in order:
- *   dx:        x, dy, gamma, mean, rstd, [dres] -> dx
- *   partials:  x, dy, mean, rstd -> pgamma, pbeta   ([chunks, length] partial column sums)
- *   finalize:  pgamma -> dgamma, then pbeta -> dbeta (two dispatches of one strided reduction)
- * `chunks` is the row count of the partial buffers.
+ * The LayerNorm backward as dispatches, in order:
+ *   dx:        x, dy, gamma, mean, rstd, [dres] -> dx   (the fused variant also writes pgamma, pbeta)
+ *   partials:  x, dy, mean, rstd -> pgamma, pbeta        (absent when fused into dx)
+ *   finalize:  partial -> total; run it twice, binding pgamma -> dgamma and pbeta -> dbeta
+ * pgamma/pbeta hold `chunks` rows of partial column sums ([chunks, length]).
  */
-export function layerNormBackward(p: LayerNormBackwardParams, profile: AdapterProfile): { kernels: Kernel[]; chunks: number } {
-  const N = f32Lit(p.length);
+export interface LayerNormBackwardKernels {
+  readonly dx: Kernel;
+  readonly partials?: Kernel;
+  readonly finalize: Kernel;
+  readonly chunks: number;
+}
+
+/**
+ * On lavapipe with subgroups, dx and the dgamma/dbeta partials come from one pass: the 8 lanes of a
+ * workgroup own 8 rows and `subgroupAdd` sums each column across them, so x and dy are read twice in
+ * all instead of four times. Elsewhere the partials are a separate lane-per-column kernel.
+ */
+export function layerNormBackward(p: LayerNormBackwardParams, profile: AdapterProfile): LayerNormBackwardKernels {
   const base = p.name ?? `layernorm_bwd_${p.rows}x${p.length}`;
+  const fused = profile.software && profile.subgroups && profile.subgroupSize === FUSED_ROWS && p.workgroupPerRow !== true;
+  if (fused) {
+    const chunks = Math.ceil(p.rows / FUSED_ROWS);
+    return { dx: fusedLayerNormBackward(p, base, chunks), finalize: paramSum(p, base, chunks, profile), chunks };
+  }
+  const { kernels, chunks } = separateLayerNormBackward(p, base, profile);
+  return { dx: kernels[0], partials: kernels[1], finalize: kernels[2], chunks };
+}
+
+const FUSED_ROWS = 8;
+
+function paramSum(p: LayerNormBackwardParams, base: string, chunks: number, profile: AdapterProfile): Kernel {
+  return stridedReduce(
+    { name: `${base}_param_sum`, outer: 1, length: chunks, inner: p.length, op: "sum", inputName: "partial", outputName: "total", source: p.source },
+    profile,
+  );
+}
+
+function fusedLayerNormBackward(p: LayerNormBackwardParams, base: string, chunks: number): Kernel {
+  const [R, N] = [p.rows, p.length];
+  const name = `${base}_dx_partials`;
+  const source = p.source ?? [];
+  const bindings: KernelBinding[] = [
+    storage("x", "read"),
+    storage("dy", "read"),
+    ...(p.addGrad ? [storage("dres", "read")] : []),
+    storage("gamma", "read"),
+    storage("mean", "read"),
+    storage("rstd", "read"),
+    storage("dx", "read_write"),
+    storage("pgamma", "read_write"),
+    storage("pbeta", "read_write"),
+  ];
+  const wgsl = `${kernelHeader(name, `LayerNorm backward [${R}, ${N}]: dx, plus dgamma/dbeta partial sums over each 8 rows via subgroupAdd`, source, ["subgroups"])}
+${bindingDecls(bindings)}
+
+@compute @workgroup_size(${FUSED_ROWS})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
+  let chunk = ${LINEAR_WORKGROUP};
+  if (chunk >= ${chunks}u) { return; }
+  let rRaw = chunk * ${FUSED_ROWS}u + lane;
+  // Lanes past the last row run on a copy of it (subgroupAdd needs all 8) and contribute zero.
+  let valid = rRaw < ${R}u;
+  let weight = select(0.0, 1.0, valid);
+  let r = min(rRaw, ${R - 1}u);
+  let base = r * ${N}u;
+  let mu = mean[r];
+  let rs = rstd[r];
+  var sg = 0.0;
+  var sgx = 0.0;
+  for (var j = 0u; j < ${N}u; j++) {
+    let g = dy[base + j] * gamma[j];
+    sg += g;
+    sgx += g * (x[base + j] - mu) * rs;
+  }
+  let c1 = sg / ${f32Lit(N)};
+  let c2 = sgx / ${f32Lit(N)};
+  for (var j = 0u; j < ${N}u; j++) {
+    let dyv = dy[base + j];
+    let xh = (x[base + j] - mu) * rs;
+    if (valid) { dx[base + j] = rs * (dyv * gamma[j] - c1 - xh * c2)${p.addGrad ? " + dres[base + j]" : ""}; }
+    let pg = subgroupAdd(weight * dyv * xh);
+    let pb = subgroupAdd(weight * dyv);
+    if (lane == 0u) {
+      pgamma[chunk * ${N}u + j] = pg;
+      pbeta[chunk * ${N}u + j] = pb;
+    }
+  }
+}
+`;
+  return { name, wgsl, entryPoint: "main", workgroupSize: [FUSED_ROWS, 1, 1], dispatch: (n = chunks) => grid1d(n), bindings, source };
+}
+
+function separateLayerNormBackward(p: LayerNormBackwardParams, base: string, profile: AdapterProfile): { kernels: Kernel[]; chunks: number } {
+  const N = f32Lit(p.length);
   const dx = rowProgram(
     {
       name: `${base}_dx`,
@@ -162,9 +248,5 @@ export function layerNormBackward(p: LayerNormBackwardParams, profile: AdapterPr
     source: p.source,
   });
   const chunks = Math.ceil(p.rows / chunkRows);
-  const finalize = stridedReduce(
-    { name: `${base}_param_sum`, outer: 1, length: chunks, inner: p.length, op: "sum", inputName: "partial", outputName: "total", source: p.source },
-    profile,
-  );
-  return { kernels: [dx, partials, finalize], chunks };
+  return { kernels: [dx, partials, paramSum(p, base, chunks, profile)], chunks };
 }

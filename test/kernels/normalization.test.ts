@@ -143,9 +143,14 @@ describe("layernorm", () => {
     }
   });
 
-  for (const wg of schedules) {
-    it(`backward gives dx (plus an incoming residual gradient), dgamma and dbeta (workgroupPerRow=${wg})`, async () => {
-      let seed = wg ? 50 : 80;
+  const variants = [
+    { label: "fused dx + subgroup partials", wg: undefined, subgroups: true },
+    { label: "lane per row + partials kernel", wg: false, subgroups: false },
+    { label: "workgroup per row + partials kernel", wg: true, subgroups: true },
+  ];
+  for (const { label, wg, subgroups } of variants) {
+    it(`backward gives dx (plus an incoming residual gradient), dgamma and dbeta (${label})`, async () => {
+      let seed = label.length;
       {
         for (const [R, N] of [
           [7, 13],
@@ -157,7 +162,7 @@ describe("layernorm", () => {
           const dres = randomArray(R * N, seed++);
           const gamma = randomArray(N, seed++);
           const ref = layerNormRef(x, R, N, gamma, new Float32Array(N), 1e-5);
-          const { kernels, chunks } = layerNormBackward(
+          const bwd = layerNormBackward(
             {
               rows: R,
               length: N,
@@ -165,13 +170,15 @@ describe("layernorm", () => {
               chunkRows: 16,
               workgroupPerRow: wg,
             },
-            h.profile,
+            { ...h.profile, subgroups: subgroups && h.profile.subgroups },
           );
-          const [dxK, partialsK, finalizeK] = kernels;
+          expect(bwd.partials === undefined).toBe(label.startsWith("fused") && h.profile.subgroups);
+          const chunks = bwd.chunks;
+          const finalizeK = bwd.finalize;
           const out = await h.run(
             [
-              dxK,
-              partialsK,
+              bwd.dx,
+              ...(bwd.partials ? [bwd.partials] : []),
               {
                 kernel: finalizeK,
                 buffers: { partial: "pgamma", total: "dgamma" },
