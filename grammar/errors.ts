@@ -10,7 +10,7 @@ import type { Span } from "../diagnostics/span.ts";
 import type { EncodedError } from "./parser.ts";
 import { spanAfter, tokenSpan } from "./spans.ts";
 import * as T from "./tokens.ts";
-import { suggestKeyword } from "./suggest.ts";
+import { closest, suggestKeyword } from "./suggest.ts";
 
 export interface ChunkContext {
   readonly file: string;
@@ -108,6 +108,8 @@ const BODY_ITEMS: Record<string, "IV1015" | "IV1016" | "IV1017" | "IV1036" | "IV
 };
 
 const HARD_KEYWORDS: ReadonlySet<TokenType> = new Set(T.KEYWORD_TOKENS.filter((t) => !t.CATEGORIES?.includes(T.Identifier)));
+
+const MEMBER_KEYWORDS = ["forward", "param", "buffer", "let"];
 
 /** Rules whose brackets hold a comma-separated list. */
 const COMMA_LISTS: ReadonlySet<string> = new Set([
@@ -226,7 +228,13 @@ export class SyntaxErrorMapper {
       }
       if (want === T.Arrow) return makeDiagnostic("IV1019", this.where(err, true), { found: foundText });
       if (want === T.In) return makeDiagnostic("IV1020", this.where(err, false), { found: foundText });
-      return makeDiagnostic("IV1010", this.where(err, true), { expected: describeExpected(expected), found: foundText });
+      const misspelled = want === T.Assign ? this.misspelledMemberKeyword(err) : undefined;
+      return makeDiagnostic(
+        "IV1010",
+        this.where(err, true),
+        { expected: describeExpected(expected), found: foundText },
+        misspelled ? { help: `did you mean \`${misspelled}\`?` } : {},
+      );
     }
 
     const noun = GRAMMAR_NOUNS[rule];
@@ -282,6 +290,13 @@ export class SyntaxErrorMapper {
     const assign = this.ctx.tokens[colonIndex - 2];
     if (!name || !assign || assign.tokenType !== T.Assign || name.startLine! <= assign.endLine!) return undefined;
     return makeDiagnostic("IV1013", spanAfter(this.ctx.file, assign), { found: "the end of the line" });
+  }
+
+  /** `foward(x: ...)` reads as a sub-module named `foward` missing its `=`; suggest the keyword. */
+  private misspelledMemberKeyword(err: IRecognitionException): string | undefined {
+    const previous = (err as { previousToken?: IToken }).previousToken;
+    if (!previous || isEof(previous) || previous.tokenType !== T.Identifier) return undefined;
+    return closest(previous.image, MEMBER_KEYWORDS);
   }
 
   private unmatched(closer: IToken): Diagnostic {
