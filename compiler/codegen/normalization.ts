@@ -72,6 +72,7 @@ export interface LayerNormParams extends RowShape {
 export function layerNorm(p: LayerNormParams, profile: AdapterProfile): Kernel {
   const N = f32Lit(p.length);
   const h = p.residual ? "(v_x + v_res)" : "v_x";
+  const again = p.residual ? "h[base + j]" : "v_x";
   return rowProgram(
     {
       name: p.name ?? `layernorm_${p.rows}x${p.length}${p.residual ? "_residual" : ""}`,
@@ -82,12 +83,14 @@ export function layerNorm(p: LayerNormParams, profile: AdapterProfile): Kernel {
       vectors: ["gamma", "beta"],
       outputs: p.residual ? ["y", "h"] : ["y"],
       rowOutputs: ["mean", "rstd"],
+      // With a residual, pass 1 writes h and later passes read it back: one load per element
+      // instead of two (loads are what lavapipe charges for).
       passes: [
-        { reduce: [{ name: "s", op: "sum", expr: h }], then: [`let mu = s / ${N};`] },
-        { lets: [`let c = ${h} - mu;`], reduce: [{ name: "q", op: "sum", expr: "c * c" }], then: [`let rs = inverseSqrt(q / ${N} + ${f32Lit(p.eps)});`] },
+        { reduce: [{ name: "s", op: "sum", expr: h }], store: p.residual ? [{ buffer: "h", expr: h }] : [], then: [`let mu = s / ${N};`] },
+        { lets: [`let c = ${again} - mu;`], reduce: [{ name: "q", op: "sum", expr: "c * c" }], then: [`let rs = inverseSqrt(q / ${N} + ${f32Lit(p.eps)});`] },
         {
-          lets: [`let hv = ${h};`],
-          store: [{ buffer: "y", expr: "(hv - mu) * rs * gamma[j] + beta[j]" }, ...(p.residual ? [{ buffer: "h", expr: "hv" }] : [])],
+          lets: [`let hv = ${again};`],
+          store: [{ buffer: "y", expr: "(hv - mu) * rs * gamma[j] + beta[j]" }],
           rowStore: [
             { buffer: "mean", expr: "mu" },
             { buffer: "rstd", expr: "rs" },

@@ -19,7 +19,27 @@ export interface GroupContext {
   readonly source: (ids: readonly ValueId[]) => string[];
 }
 
-export const bufferName = (id: ValueId): string => `v${id}`;
+/**
+ * Binding names in order of first use, so kernels that differ only in which buffers they touch
+ * (the same block in every layer) have identical WGSL and compile once.
+ */
+export class Namer {
+  readonly names = new Map<ValueId, string>();
+  readonly name = (id: ValueId): string => {
+    let n = this.names.get(id);
+    if (!n) {
+      n = `buf${this.names.size}`;
+      this.names.set(id, n);
+    }
+    return n;
+  };
+}
+
+/** A kernel and the stored value each of its storage bindings refers to. */
+export interface GroupKernel {
+  readonly kernel: Kernel;
+  readonly buffers: Readonly<Record<string, ValueId>>;
+}
 
 function u32(n: number): string {
   return `${n >>> 0}u`;
@@ -35,14 +55,15 @@ function assemble(
   description: string,
   source: string[],
   emitter: Emitter,
+  namer: Namer,
   outputs: readonly ValueId[],
   ctx: GroupContext,
   count: number,
   body: string,
-): Kernel {
+): GroupKernel {
   const bindings: KernelBinding[] = [
-    ...emitter.reads.map((id) => storage(bufferName(id), "read", storageElem(ctx.byId.get(id)!.dtype))),
-    ...outputs.map((id) => storage(bufferName(id), "read_write", storageElem(ctx.byId.get(id)!.dtype))),
+    ...emitter.reads.map((id) => storage(namer.name(id), "read", storageElem(ctx.byId.get(id)!.dtype))),
+    ...outputs.map((id) => storage(namer.name(id), "read_write", storageElem(ctx.byId.get(id)!.dtype))),
   ];
   if (emitter.usesSeed) bindings.push({ kind: "dynamic", name: "ivc_dyn" });
   const main = `@compute @workgroup_size(${WORKGROUP})
@@ -56,25 +77,27 @@ ${body}
     .filter(Boolean)
     .join("\n\n");
   const groups = ceilDiv(count, WORKGROUP);
-  return { name, wgsl, entryPoint: "main", workgroupSize: [WORKGROUP, 1, 1], dispatch: () => grid1d(groups), bindings, source };
+  const kernel: Kernel = { name, wgsl, entryPoint: "main", workgroupSize: [WORKGROUP, 1, 1], dispatch: () => grid1d(groups), bindings, source };
+  return { kernel, buffers: Object.fromEntries([...namer.names].map(([id, n]) => [n, id])) };
 }
 
 function indent(lines: readonly string[], n = 1): string {
   return lines.map((l) => `${"  ".repeat(n)}${l}`).join("\n");
 }
 
-export function pointwiseKernel(outputs: readonly ValueId[], ctx: GroupContext, name: string): Kernel {
+export function pointwiseKernel(outputs: readonly ValueId[], ctx: GroupContext, name: string): GroupKernel {
   const shape = ctx.byId.get(outputs[0]!)!.shape as number[];
-  const e = new Emitter(ctx.byId, ctx.stored, bufferName);
+  const namer = new Namer();
+  const e = new Emitter(ctx.byId, ctx.stored, namer.name);
   const idx = unflatten("gi", shape);
   // The outputs themselves are stored: compute them from their inputs, not by reading themselves.
   const values = outputs.map((id) => {
     const n = ctx.byId.get(id)!;
     return { id, expr: e.valueOfStored(n, idx) };
   });
-  const stores = values.map(({ id, expr }) => `${bufferName(id)}[gi] = ${storeAs(ctx.byId.get(id)!.dtype, expr)};`);
+  const stores = values.map(({ id, expr }) => `${namer.name(id)}[gi] = ${storeAs(ctx.byId.get(id)!.dtype, expr)};`);
   const body = indent([...e.lines, ...stores]);
-  return assemble(name, `pointwise over [${shape.join(", ")}]`, ctx.source(outputs), e, outputs, ctx, numel(shape), body);
+  return assemble(name, `pointwise over [${shape.join(", ")}]`, ctx.source(outputs), e, namer, outputs, ctx, numel(shape), body);
 }
 
 /** Full input index of a reduction: kept axes from the output index, reduced axes from the loop. */
@@ -90,7 +113,7 @@ function reductionIndex(inShape: readonly number[], axes: readonly number[], kee
   });
 }
 
-export function reduceKernel(id: ValueId, ctx: GroupContext, name: string): Kernel {
+export function reduceKernel(id: ValueId, ctx: GroupContext, name: string): GroupKernel {
   const n = ctx.byId.get(id)!;
   if (n.op.kind !== "reduce") throw new Error("internal: not a reduce");
   const op = n.op;
@@ -99,7 +122,8 @@ export function reduceKernel(id: ValueId, ctx: GroupContext, name: string): Kern
   const outShape = n.shape as number[];
   const reduced = op.axes.map((a) => inShape[a]!);
   const length = numel(reduced);
-  const e = new Emitter(ctx.byId, ctx.stored, bufferName);
+  const namer = new Namer();
+  const e = new Emitter(ctx.byId, ctx.stored, namer.name);
   const outIdx = unflatten("gi", outShape).map((x) => e.index(x));
   const loop = e.child("l");
   const loopIdx = unflatten("r", reduced);
@@ -114,12 +138,12 @@ export function reduceKernel(id: ValueId, ctx: GroupContext, name: string): Kern
     `for (var r: u32 = 0u; r < ${u32(length)}; r = r + 1u) {`,
     indent([...loop.lines, combine]),
     "}",
-    `${bufferName(id)}[gi] = acc;`,
+    `${namer.name(id)}[gi] = acc;`,
   ]);
-  return assemble(name, `${op.op} over axes [${op.axes.join(", ")}] of [${inShape.join(", ")}]`, ctx.source([id]), e, [id], ctx, numel(outShape), body);
+  return assemble(name, `${op.op} over axes [${op.axes.join(", ")}] of [${inShape.join(", ")}]`, ctx.source([id]), e, namer, [id], ctx, numel(outShape), body);
 }
 
-export function conv3dKernel(id: ValueId, ctx: GroupContext, name: string): Kernel {
+export function conv3dKernel(id: ValueId, ctx: GroupContext, name: string): GroupKernel {
   const n = ctx.byId.get(id)!;
   if (n.op.kind !== "conv3d") throw new Error("internal: not a conv3d");
   const op = n.op;
@@ -128,7 +152,8 @@ export function conv3dKernel(id: ValueId, ctx: GroupContext, name: string): Kern
   const wShape = ctx.byId.get(n.inputs[1]!)!.shape as number[];
   const [, cin, kt, kh, kw] = wShape as [number, number, number, number, number];
   const perGroup = O! / op.groups;
-  const e = new Emitter(ctx.byId, ctx.stored, bufferName);
+  const namer = new Namer();
+  const e = new Emitter(ctx.byId, ctx.stored, namer.name);
   const [ni, oi, ti, hi, wi] = unflatten("gi", [N!, O!, T!, H!, W!]).map((x) => e.index(x));
   e.lines.push(`let cbase = (${oi} / ${u32(perGroup)}) * ${u32(cin)};`);
   const loop = e.child("l");
@@ -153,20 +178,21 @@ export function conv3dKernel(id: ValueId, ctx: GroupContext, name: string): Kern
     `for (var k2: u32 = 0u; k2 < ${u32(ks[2]!)}; k2 = k2 + 1u) {`,
     indent([...loop.lines, `acc = acc + select(0.0, ${xv} * ${wv}, inside);`]),
     "}}}}",
-    `${bufferName(id)}[gi] = acc;`,
+    `${namer.name(id)}[gi] = acc;`,
   ]);
   const desc = `conv3d [${xShape.join(", ")}] * [${wShape.join(", ")}] stride [${op.stride}] padding [${op.padding}] groups ${op.groups}`;
-  return assemble(name, desc, ctx.source([id]), e, [id], ctx, numel(n.shape as number[]), body);
+  return assemble(name, desc, ctx.source([id]), e, namer, [id], ctx, numel(n.shape as number[]), body);
 }
 
 /** out[pre, row, post] = sum over index positions j with index[j] == row of src[pre, j, post]. */
-export function scatterAddKernel(id: ValueId, ctx: GroupContext, name: string): Kernel {
+export function scatterAddKernel(id: ValueId, ctx: GroupContext, name: string): GroupKernel {
   const n = ctx.byId.get(id)!;
   if (n.op.kind !== "scatter_add") throw new Error("internal: not a scatter_add");
   const axis = n.op.axis;
   const outShape = n.shape as number[];
   const idxShape = ctx.byId.get(n.inputs[1]!)!.shape as number[];
-  const e = new Emitter(ctx.byId, ctx.stored, bufferName);
+  const namer = new Namer();
+  const e = new Emitter(ctx.byId, ctx.stored, namer.name);
   const outIdx = unflatten("gi", outShape).map((x) => e.index(x));
   const loop = e.child("l");
   const j = unflatten("r", idxShape);
@@ -179,7 +205,7 @@ export function scatterAddKernel(id: ValueId, ctx: GroupContext, name: string): 
     `for (var r: u32 = 0u; r < ${u32(numel(idxShape))}; r = r + 1u) {`,
     indent([...loop.lines, `acc = acc + select(0.0, ${v}, ${at} == i32(${outIdx[axis]}));`]),
     "}",
-    `${bufferName(id)}[gi] = acc;`,
+    `${namer.name(id)}[gi] = acc;`,
   ]);
-  return assemble(name, `scatter_add into [${outShape.join(", ")}] along axis ${axis}`, ctx.source([id]), e, [id], ctx, numel(outShape), body);
+  return assemble(name, `scatter_add into [${outShape.join(", ")}] along axis ${axis}`, ctx.source([id]), e, namer, [id], ctx, numel(outShape), body);
 }
