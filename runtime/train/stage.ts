@@ -159,6 +159,7 @@ export async function trainStage(stage: CompiledStage, opts: StageOptions, outDi
     let loss = Number.NaN;
     let lastEval: EvalResult | undefined;
     const started = performance.now();
+    let evalSeconds = 0;
     let windowStart = started;
     let windowStep = step;
     let status: StageResult["status"] = stopAt < total ? "stopped early" : "finished";
@@ -222,6 +223,7 @@ export async function trainStage(stage: CompiledStage, opts: StageOptions, outDi
           if (evalNow) {
             lastEval = await evaluateHeldOut(engine, data.heldOut, { batch, seed, inputs: stage.evalLoss.inputs, classes: stage.classes, classifies: stage.evalForward !== undefined });
             windowStart = performance.now();
+            evalSeconds += (windowStart - now) / 1000;
           }
           metrics.append({
             step,
@@ -252,7 +254,8 @@ export async function trainStage(stage: CompiledStage, opts: StageOptions, outDi
     // The weights after the run's last step have no later training loss; the final evaluation ran on them.
     flush();
     progress.finish();
-    const secondsPerStep = (performance.now() - started) / 1000 / Math.max(step - startStep, 1);
+    // Evaluation time is excluded; checkpoint writes count.
+    const secondsPerStep = ((performance.now() - started) / 1000 - evalSeconds) / Math.max(step - startStep, 1);
     finishFiles({ status, secondsPerStep });
     return { stage: stage.name, outDir, status, stepsDone: step, totalSteps: total, loss, eval: lastEval, secondsPerStep, weights: await paramWeights(engine, stage) };
   } finally {
