@@ -28,6 +28,8 @@ export interface LoadedWeights {
   readonly mapped: readonly { file: string; result: MappedCheckpoint }[];
   /** Parameters filled from their `@init` (only with initMissing). */
   readonly initialised: readonly string[];
+  /** Where a later file replaced parameters an earlier one gave, e.g. "32 parameters: b.pth replaces a.pth". */
+  readonly overrides: readonly string[];
 }
 
 const LIST_LIMIT = 12;
@@ -55,21 +57,30 @@ export function loadWeights(files: readonly string[], params: readonly ParamInfo
   return combine(mapped, params, options);
 }
 
-/** Merges per-file mappings and applies the policy above; throws a UserError listing every problem. */
+/**
+ * Merges per-file mappings and applies the policy above; throws a UserError listing every problem.
+ * A later file overrides the parameters an earlier one gave (e.g. a fine-tuned encoder over the
+ * pretraining one, keeping the pretraining decoder); each override is reported in `overrides`.
+ */
 export function combine(mapped: readonly { file: string; result: MappedCheckpoint }[], params: readonly ParamInfo[], options: LoadWeightsOptions = {}): LoadedWeights {
   const owner = new Map<string, string>();
   const weights = new Map<string, WeightArray>();
+  const overrides = new Map<string, number>();
   const problems: string[] = [];
   for (const { file, result } of mapped) {
+    const regenerated = new Set(result.regenerated);
     for (const [path, data] of result.weights) {
-      const regenerated = result.regenerated.includes(path);
-      const first = owner.get(path);
-      if (first !== undefined && !regenerated) {
-        problems.push(`${path} is provided by both ${first} and ${file}`);
+      if (regenerated.has(path)) {
+        if (!weights.has(path)) weights.set(path, data);
         continue;
       }
-      if (first === undefined || !weights.has(path)) weights.set(path, data);
-      if (!regenerated) owner.set(path, file);
+      const earlier = owner.get(path);
+      if (earlier !== undefined) {
+        const pair = `${file} replaces ${earlier}`;
+        overrides.set(pair, (overrides.get(pair) ?? 0) + 1);
+      }
+      weights.set(path, data);
+      owner.set(path, file);
     }
     if (result.misshaped.length) {
       problems.push(
@@ -95,20 +106,23 @@ export function combine(mapped: readonly { file: string; result: MappedCheckpoin
         list(missing, (p) => `${p.path} ${shape(p.shape.map(Number))}`),
     );
   }
-  if (problems.length) throw new UserError(problems.join("\n  "), help(mapped, missing.length > 0 && !options.initMissing, misshaped.size > 0));
+  if (problems.length) {
+    const extra = !options.ignoreExtra && mapped.some((m) => m.result.extra.length > 0);
+    throw new UserError(problems.join("\n  "), help(mapped, { missing: missing.length > 0 && !options.initMissing, misshaped: misshaped.size > 0, extra }));
+  }
   // The model's parameter order, so a written file lists tensors as `ivc info` does.
   const ordered = new Map<string, WeightArray>();
   for (const p of params) ordered.set(p.path, weights.get(p.path)!);
-  return { weights: ordered, mapped, initialised };
+  return { weights: ordered, mapped, initialised, overrides: [...overrides].map(([pair, n]) => `${n} parameter${n === 1 ? "" : "s"}: ${pair}`) };
 }
 
-function help(mapped: readonly { result: MappedCheckpoint }[], missing: boolean, misshaped: boolean): string {
+function help(mapped: readonly { result: MappedCheckpoint }[], { missing, misshaped, extra }: { missing: boolean; misshaped: boolean; extra: boolean }): string {
   const hints: string[] = [];
   if (misshaped) hints.push("the checkpoint was trained with another configuration: pick the matching --preset or --set (width, layers, patch, frames, classes, lmhra, temporal_downsample)");
   const partial = mapped.some((m) => ["clip-visual", "videomae-pretrain", "internvideo-mm"].includes(m.result.source) || m.result.target === "internvideo");
   if (missing && partial) hints.push("this checkpoint holds only part of the model; pass --init-missing to initialise the rest from the model's @init");
   else if (missing) hints.push("check --preset/--set, or pass --init-missing to initialise the missing parameters from their @init");
-  if (!misshaped && !missing) hints.push("unused keys usually mean another configuration (check --preset/--set); pass --ignore-extra to load anyway");
+  if (extra) hints.push("unused keys usually mean another configuration (check --preset/--set); pass --ignore-extra to load anyway");
   return hints.join("; ");
 }
 
@@ -124,6 +138,7 @@ export function describeLoad(loaded: LoadedWeights): string[] {
     if (result.extra.length) lines.push(`  ignored ${result.extra.length} unused key${result.extra.length === 1 ? "" : "s"}: ${result.extra.slice(0, 6).join(", ")}${result.extra.length > 6 ? ", ..." : ""}`);
     if (result.regenerated.length) lines.push(`  regenerated from @init (not stored in checkpoints): ${result.regenerated.join(", ")}`);
   }
+  for (const o of loaded.overrides) lines.push(`overridden ${o}`);
   if (loaded.initialised.length) {
     lines.push(`initialised ${loaded.initialised.length} parameter${loaded.initialised.length === 1 ? "" : "s"} from @init: ${loaded.initialised.slice(0, 8).join(", ")}${loaded.initialised.length > 8 ? ", ..." : ""}`);
   }

@@ -37,9 +37,9 @@ describe("ivc run on videos and frame folders", () => {
     const frames = join(dir, "frames");
     mkdirSync(frames);
     for (let i = 1; i <= 11; i++) {
-      const png = new pngjs.PNG({ width: 30, height: 20 });
-      for (let p = 0; p < 30 * 20; p++) png.data.set([GREY, GREY, GREY, 255], p * 4);
-      writeFileSync(join(frames, `img_${i}.png`), pngjs.PNG.sync.write(png));
+      const data = new Uint8Array(30 * 20 * 4);
+      for (let p = 0; p < 30 * 20; p++) data.set([GREY, GREY, GREY, 255], p * 4);
+      writeFileSync(join(frames, `img_${i}.png`), pngjs.PNG.sync.write({ width: 30, height: 20, data }));
     }
     const fromFolder = await logitsOf(frames, "folder");
     const reference = await flatClipLogits();

@@ -6,7 +6,7 @@ import { UserError } from "../../cli/errors.ts";
 import { PARITY_DIR } from "../parity/parity-helpers.ts";
 import { describeLoad, loadWeights } from "../../runtime/weights/index.ts";
 import { writeSafetensors, type TensorToWrite } from "../../runtime/io/safetensors.ts";
-import { caseParams, caseTensors, parityCase } from "./helpers.ts";
+import { caseParams, caseTensors, internVideoParams, parityCase } from "./helpers.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "ivc-weights-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -69,10 +69,23 @@ describe("loadWeights", () => {
     expect(describeLoad(loaded).some((l) => l.includes("dropped") && l.includes("decoder"))).toBe(true);
   });
 
-  it("refuses two files that provide the same parameter", () => {
-    const file = fixture("uniformerv2_k400_tiny");
-    const e = userError(() => loadWeights([file, fixture("uniformerv2_k400_tiny", "safetensors")], caseParams("uniformerv2_k400_tiny")));
-    expect(e.message).toContain(`backbone.conv1.weight is provided by both ${file} and`);
+  it("combines InternVideo's parts; a later file overrides an earlier one and says so", () => {
+    const pre = fixture("videomae_tiny_pretrain");
+    const cls = fixture("videomae_tiny_cls");
+    const params = internVideoParams();
+    const parts = [pre, cls, fixture("uniformerv2_k400_tiny", "safetensors")];
+    const e = userError(() => loadWeights(parts, params));
+    expect(e.message).toMatch(/the checkpoints lack \d+ of the model's parameters/);
+    expect(e.message).toContain("visual_proj [16, 32]");
+    expect(e.help).toContain("--init-missing");
+    const loaded = loadWeights(parts, params, { initMissing: true });
+    expect(loaded.overrides).toEqual([`28 parameters: ${cls} replaces ${pre}`]);
+    expect(describeLoad(loaded)).toContain(`overridden 28 parameters: ${cls} replaces ${pre}`);
+    expect(loaded.weights.get("mae.blocks.0.attn.qkv.weight")).toEqual(caseTensors("videomae_tiny_cls").get("blocks.0.attn.qkv.weight")!.data);
+    expect(loaded.weights.get("mae_decoder.encoder_norm.weight")).toEqual(caseTensors("videomae_tiny_pretrain").get("encoder.norm.weight")!.data);
+    expect(loaded.weights.get("mml.backbone.transformer.proj.2.weight")).toEqual(caseTensors("uniformerv2_k400_tiny").get("backbone.transformer.proj.2.weight")!.data);
+    expect(loaded.initialised).toContain("visual_proj");
+    expect(loaded.initialised.some((p) => p.startsWith("mae.") || p.startsWith("mml."))).toBe(false);
   });
 
   it("a missing, truncated or non-checkpoint file is a UserError naming the file", () => {
