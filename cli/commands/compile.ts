@@ -5,6 +5,7 @@
  */
 import type { Command } from "commander";
 import { compileBundle, explain, writeCompiled } from "../../compiler/bundle/index.ts";
+import { checkTarget } from "../../compiler/bundle/write.ts";
 import { type AdapterProfile, LAVAPIPE_PROFILE, profileFor } from "../../compiler/codegen/kernel.ts";
 import { NoAdapterError, requestGpu } from "../../runtime/gpu.ts";
 import { UsageError } from "../errors.ts";
@@ -19,17 +20,17 @@ interface CompileFlags extends ModelFlags {
 }
 
 /** The profile of the adapter this machine has, or lavapipe's when Dawn finds none. */
-async function adapterProfile(): Promise<{ profile: AdapterProfile; adapter: string }> {
+async function adapterProfile(): Promise<{ profile: AdapterProfile; name: string }> {
   try {
     const gpu = await requestGpu();
     try {
       const name = gpu.info.description || gpu.info.device || gpu.info.vendor || "unknown adapter";
-      return { profile: profileFor(gpu.info, gpu.device.features as unknown as ReadonlySet<string>), adapter: name };
+      return { profile: profileFor(gpu.info, gpu.device.features as unknown as ReadonlySet<string>), name };
     } finally {
       gpu.destroy();
     }
   } catch (e) {
-    if (e instanceof NoAdapterError) return { profile: LAVAPIPE_PROFILE, adapter: "none found (lavapipe profile)" };
+    if (e instanceof NoAdapterError) return { profile: LAVAPIPE_PROFILE, name: "none found (lavapipe profile)" };
     throw e;
   }
 }
@@ -63,8 +64,8 @@ export function registerCompile(program: Command): void {
       if (opts.train && !opts.stage) throw new UsageError("--train needs --stage NAME");
       if (opts.weights) assertReadable(opts.weights);
       const batch = parseBatch(opts.batch);
-      const { profile, adapter } = await adapterProfile();
-      const result = await compileBundle({ file, preset: opts.preset, set: opts.set, model: opts.model, stage: opts.stage, train: opts.train, batch, profile, adapter, weights: opts.weights });
+      checkTarget(opts.output);
+      const result = await compileBundle({ file, preset: opts.preset, set: opts.set, model: opts.model, stage: opts.stage, train: opts.train, batch, adapter: adapterProfile, weights: opts.weights });
       if (result.failed) {
         failOnDiagnostics(result.failed);
         return;
@@ -80,7 +81,7 @@ export function registerCompile(program: Command): void {
       process.stdout.write(
         `wrote ${opts.output}: ${m.model}${m.preset ? ` (preset ${m.preset})` : ""}, ${m.mode}, batch ${m.batch}, ${m.kernels.length} kernels, ` +
           `${m.schedule.length} steps, peak ${kib(m.buffers.peakBytes)}, bundle ${kib(written.bytes)}; ` +
-          `compile ${Math.round(t.compileMs)} ms, codegen ${Math.round(t.codegenMs)} ms, write ${Math.round(written.writeMs)} ms (${adapter})\n`,
+          `compile ${Math.round(t.compileMs)} ms, codegen ${Math.round(t.codegenMs)} ms, write ${Math.round(written.writeMs)} ms (${m.compiler.adapter})\n`,
       );
     });
 }

@@ -12,6 +12,8 @@ import { type InterfaceDeclarationStructure, type OptionalKind, Project, ts, Var
 import type { Manifest } from "./manifest.ts";
 import type { ManifestSlot } from "./runtime-source.ts";
 
+/** The webgpu version the runtime is tested with (this repository's dependency). */
+const WEBGPU_RANGE = "^0.6.2";
 const RUNTIME_SOURCE = join(dirname(fileURLToPath(import.meta.url)), "runtime-source.ts");
 
 export interface BundleCode {
@@ -19,6 +21,7 @@ export interface BundleCode {
   readonly "index.js": string;
   readonly "runtime.ts": string;
   readonly "runtime.js": string;
+  readonly "package.json": string;
 }
 
 function shapeDoc(s: ManifestSlot): string {
@@ -122,11 +125,21 @@ export async function bundleCode(manifest: Manifest): Promise<BundleCode> {
     return text;
   };
   const options = { printWidth: 110 };
+  // Marks index.js as an ES module even inside a CommonJS project, and names what it needs.
+  const pkg = {
+    name: `${manifest.model.toLowerCase().replace(/[^a-z0-9-]/g, "-") || "model"}-bundle`,
+    private: true,
+    type: "module",
+    main: "index.js",
+    types: "index.ts",
+    peerDependencies: { webgpu: WEBGPU_RANGE },
+  };
   return {
     "index.ts": await prettier.format(indexText, { ...options, parser: "babel-ts" }),
     "index.js": await prettier.format(need("index.js"), { ...options, parser: "babel" }),
     // Already formatted (the repository's prettier settings); formatting it again costs half a second.
     "runtime.ts": runtimeText,
     "runtime.js": await prettier.format(need("runtime.js"), { ...options, parser: "babel" }),
+    "package.json": `${JSON.stringify(pkg, null, 2)}\n`,
   };
 }

@@ -24,9 +24,8 @@ export interface BundleRequest {
   readonly train?: boolean;
   /** Default: 1 for eval, the stage's `batch` setting (else 2) for train. */
   readonly batch?: number;
-  readonly profile: AdapterProfile;
-  /** Human-readable adapter the profile came from, for the manifest. */
-  readonly adapter: string;
+  /** The adapter profile to generate kernels for and its name; asked only once the model compiles. */
+  readonly adapter: () => Promise<{ readonly profile: AdapterProfile; readonly name: string }>;
   /** A checkpoint to convert into the bundle's weights.safetensors. */
   readonly weights?: string;
 }
@@ -58,10 +57,11 @@ export async function compileBundle(req: BundleRequest): Promise<BundleResult> {
   const dims: Record<string, number> = {};
   for (const s of symbolsOf(compiled.graph)) dims[s] = batch;
   const graph = bindDims(compiled.graph, dims);
+  const { profile, name: adapter } = await req.adapter();
   const t1 = performance.now();
-  const program = buildProgram(graph, req.profile);
+  const program = buildProgram(graph, profile);
   const stats = programStats(graph, program);
-  const train = req.train ? trainPlan(compiled, program, stats, req.profile) : undefined;
+  const train = req.train ? trainPlan(compiled, program, stats, profile) : undefined;
   const plan = train?.plan ?? evalPlan(program, stats);
   const codegenMs = performance.now() - t1;
   const manifest = buildManifest({
@@ -70,8 +70,8 @@ export async function compileBundle(req: BundleRequest): Promise<BundleResult> {
     graph,
     program,
     plan,
-    profile: req.profile,
-    adapter: req.adapter,
+    profile,
+    adapter,
     preset: req.preset,
     set,
     stage: req.stage,

@@ -83,10 +83,12 @@ export function trainPlan(
     }
     const norm = gradNorm({ total, name: "opt_grad_norm", source }, profile);
     buffers.push({ id: "opt.normPartials", bytes: norm.lanes * 4 }, { id: "opt.norm", bytes: 4 });
-    for (const k of [norm.partials, norm.finalize]) {
-      kernels.push({ kernel: k, pass: "optimizer", stats: { ...optStats(k, total, 1), ops: 2, flops: 2 * total } });
-      schedule.push({ kernel: k, buffers: k === norm.partials ? { grad: "opt.grads", normPartials: "opt.normPartials" } : { normPartials: "opt.normPartials", norm: "opt.norm" } });
-    }
+    const partials = { ...optStats(norm.partials, total, 1), ops: 2, bytesWritten: norm.lanes * 4, flops: 2 * total };
+    kernels.push({ kernel: norm.partials, pass: "optimizer", stats: partials });
+    schedule.push({ kernel: norm.partials, buffers: { grad: "opt.grads", normPartials: "opt.normPartials" } });
+    const finalize = { ...optStats(norm.finalize, norm.lanes, 1), ops: 2, bytesWritten: 4, flops: norm.lanes + 1 };
+    kernels.push({ kernel: norm.finalize, pass: "optimizer", stats: finalize });
+    schedule.push({ kernel: norm.finalize, buffers: { normPartials: "opt.normPartials", norm: "opt.norm" } });
     normBuffer = "opt.norm";
   }
 

@@ -3,7 +3,7 @@
  * into place, so a failed compile never leaves a half-written bundle, and recompiling replaces the
  * old one whole (no stale kernels). A non-empty directory that is not a bundle is never replaced.
  */
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { UserError } from "../../cli/errors.ts";
 import type { Kernel } from "../codegen/kernel.ts";
@@ -27,9 +27,22 @@ function cannotWrite(dir: string, e: unknown): UserError {
   return new UserError(`cannot write the bundle to ${dir}: ${why}`, "choose another -o directory");
 }
 
-/** Refuses to replace a non-empty directory that does not hold a bundle. */
-function checkTarget(dir: string): void {
-  if (!existsSync(dir)) return;
+/**
+ * Fails early (before compiling) when `dir` cannot become a bundle: a file is in the way, it is a
+ * non-empty directory without a bundle (never replaced), or its nearest existing parent is not writable.
+ */
+export function checkTarget(dir: string): void {
+  if (!existsSync(dir)) {
+    let parent = dirname(resolve(dir));
+    while (!existsSync(parent)) parent = dirname(parent);
+    if (!statSync(parent).isDirectory()) throw new UserError(`cannot write the bundle to ${dir}: ${parent} is a file`, "choose another -o directory");
+    try {
+      accessSync(parent, constants.W_OK);
+    } catch {
+      throw new UserError(`cannot write the bundle to ${dir}: ${parent} is not writable`, "choose another -o directory");
+    }
+    return;
+  }
   if (!statSync(dir).isDirectory()) throw new UserError(`cannot write the bundle to ${dir}: it is a file`, "choose another -o directory");
   const entries = readdirSync(dir);
   if (entries.length > 0 && !entries.includes("manifest.json")) {

@@ -1,0 +1,145 @@
+import { spawnSync } from "node:child_process";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { interpret } from "../../compiler/interp/index.ts";
+import { compileModel } from "../../compiler/pipeline.ts";
+import { writeSafetensors, type TensorToWrite } from "../../runtime/io/safetensors.ts";
+import { randomArray } from "../backend/gpu-helpers.ts";
+import { ivc, relError, REPO, runNode, workDir, writeF32 } from "./helpers.ts";
+
+const SET = ["width=16", "layers=2", "heads=2", "global_layers=1", "size=16", "patch=8", "frames=4"];
+const setFlags = SET.flatMap((s) => ["--set", s]);
+
+let work: ReturnType<typeof workDir>;
+let bundle: string;
+let compiled: ReturnType<typeof ivc>;
+const params: Record<string, Float32Array> = {};
+
+beforeAll(() => {
+  work = workDir("eval");
+  const graph = compileModel("models/uniformerv2.ivm", { preset: "tiny", set: SET }).graph!;
+  const tensors = new Map<string, TensorToWrite>();
+  graph.params.forEach((p, k) => {
+    const shape = p.shape as number[];
+    params[p.path] = randomArray(shape.reduce((a, b) => a * b, 1), 11 + k);
+    tensors.set(p.path, { dtype: "F32", shape, data: params[p.path]! });
+  });
+  // An extra key that is no parameter: converted weights leave it out, with a warning.
+  tensors.set("optimizer.step", { dtype: "F32", shape: [1], data: Float32Array.of(3) });
+  writeSafetensors(join(work.dir, "w.safetensors"), tensors);
+  bundle = join(work.dir, "uv2");
+  compiled = ivc("compile", "models/uniformerv2.ivm", "--preset", "tiny", ...setFlags, "-o", bundle, "--weights", join(work.dir, "w.safetensors"), "--explain");
+});
+afterAll(() => work?.cleanup());
+
+describe("ivc compile (eval bundle)", () => {
+  it("writes manifest.json with sources, config, slots, parameters, buffers and schedule", () => {
+    expect(compiled.status, compiled.stderr).toBe(0);
+    expect(compiled.stderr).toMatch(/1 checkpoint tensor\(s\) are not model parameters/);
+    const m = JSON.parse(readFileSync(join(bundle, "manifest.json"), "utf8"));
+    expect(m.format).toBe("ivc-bundle/1");
+    expect(m.model).toBe("UniFormerV2");
+    expect(m.preset).toBe("tiny");
+    expect(m.mode).toBe("eval");
+    expect(m.batch).toBe(1);
+    expect(m.config.width).toBe(16);
+    expect(m.source.file).toBe("models/uniformerv2.ivm");
+    const text = readFileSync("models/uniformerv2.ivm", "utf8");
+    expect(m.source.files["models/uniformerv2.ivm"].sha256).toBe(createHash("sha256").update(text).digest("hex"));
+    expect(Object.keys(m.source.files).some((f: string) => f.endsWith("stdlib/nn.ivm"))).toBe(true);
+    expect(m.inputs).toEqual([{ name: "clip", buffer: expect.any(String), shape: [1, 3, 4, 16, 16], dtype: "f32" }]);
+    expect(m.outputs.map((o: { name: string; shape: number[] }) => [o.name, o.shape])).toEqual([["output", [1, expect.any(Number)]]]);
+    expect(m.parameters.length).toBe(Object.keys(params).length);
+    const conv = m.parameters.find((p: { path: string }) => p.path === "backbone.conv1.weight");
+    expect(conv).toMatchObject({ kind: "param", frozen: false, dtype: "f32", shape: [16, 3, 1, 8, 8] });
+    expect(conv.init.kind).toBeTypeOf("string");
+    expect(m.buffers.peakBytes).toBe(m.buffers.plan.reduce((a: number, b: { bytes: number }) => a + b.bytes, 0));
+    expect(m.schedule.length).toBe(m.kernels.length);
+    for (const step of m.schedule) for (const id of Object.values(step.buffers)) expect(m.buffers.plan.some((b: { id: string }) => b.id === id)).toBe(true);
+    expect(m.weights).toBe("weights.safetensors");
+  });
+
+  it("writes one .wgsl per kernel, with entry point, grid, bindings, source spans and pass", () => {
+    const m = JSON.parse(readFileSync(join(bundle, "manifest.json"), "utf8"));
+    const files = readdirSync(join(bundle, "kernels"));
+    expect(files.length).toBe(m.kernels.length);
+    for (const k of m.kernels) {
+      const wgsl = readFileSync(join(bundle, k.file), "utf8");
+      expect(wgsl).toContain(`fn ${k.entryPoint}(`);
+      expect(k.grid.every((g: number) => Number.isInteger(g) && g >= 1)).toBe(true);
+      expect(k.pass).toBe("forward");
+      expect(k.bindings.length).toBeGreaterThan(0);
+    }
+    const withSpans = m.kernels.filter((k: { source: string[] }) => k.source.some((s) => /uniformerv2\.ivm:\d+:\d+/.test(s)));
+    expect(withSpans.length).toBeGreaterThan(0);
+    expect(new Set(m.kernels.map((k: { kind: string }) => k.kind))).toEqual(new Set(["conv3d", "reduce", "pointwise", "matmul"]));
+  });
+
+  it("--explain prints the kernel table with totals", () => {
+    const out = compiled.stdout;
+    expect(out).toMatch(/^kernel\s+kind\s+pass\s+ops\s+source\s+read\s+written\s+FLOPs/m);
+    expect(out).toMatch(/k\d{3}_matmul_\S+\s+matmul\s+forward\s+\d+\s+nn\.ivm:\d+/);
+    expect(out).toMatch(/^total\s+\d+/m);
+    expect(out).toMatch(/^dispatches \d+ \(.*matmul \d+/m);
+    expect(out).toMatch(/^peak bytes [\d,]+/m);
+  });
+
+  it("emits typed index.ts and plain index.js/runtime.js that import no ivc code", () => {
+    const ts = readFileSync(join(bundle, "index.ts"), "utf8");
+    expect(ts).toMatch(/export interface Inputs \{\s*\/\*\* f32 \[1, 3, 4, 16, 16\] \*\/\s*readonly clip: Float32Array/);
+    expect(ts).toContain("export async function load(options: LoadOptions = {}): Promise<Model>");
+    for (const f of ["index.js", "runtime.js"]) {
+      const js = readFileSync(join(bundle, f), "utf8");
+      const imports = [...js.matchAll(/(?:from|import\()\s*"([^"]+)"/g)].map((x) => x[1]);
+      expect(imports.every((i) => i === "webgpu" || i === "./runtime.js" || i!.startsWith("node:")), `${f}: ${imports.join(", ")}`).toBe(true);
+      expect(js).not.toMatch(/: (string|number|Float32Array)[,)]/);
+    }
+    expect(JSON.parse(readFileSync(join(bundle, "package.json"), "utf8")).type).toBe("module");
+  });
+
+  it("loads in a plain Node process and matches the reference interpreter within 1e-4", () => {
+    const clip = randomArray(3 * 4 * 16 * 16, 5);
+    writeF32(join(work.dir, "clip.bin"), clip);
+    const got = runNode<{ output: number[]; shapes: Record<string, number[]>; again: number[]; loadMs: number; forwardMs: number }>(
+      work.dir,
+      "run-eval.mjs",
+      `import { readFileSync } from "node:fs";
+import { load, inputShapes } from "./uv2/index.js";
+const t0 = performance.now();
+const m = await load();
+const t1 = performance.now();
+const clip = new Float32Array(readFileSync(new URL("./clip.bin", import.meta.url)).buffer.slice(0));
+const { output } = await m.forward({ clip });
+const t2 = performance.now();
+const again = (await m.forward({ clip })).output;
+m.destroy();
+console.log(JSON.stringify({ output: [...output], again: [...again], shapes: inputShapes, loadMs: t1 - t0, forwardMs: t2 - t1 }));
+`,
+    );
+    const ref = interpret(compileModel("models/uniformerv2.ivm", { preset: "tiny", set: SET }).graph!, { inputs: { clip }, params, dims: { B: 1 } });
+    expect(got.shapes).toEqual({ clip: [1, 3, 4, 16, 16] });
+    expect(relError(got.output, ref.output!.data)).toBeLessThan(1e-4);
+    expect(got.again).toEqual(got.output);
+  });
+
+  it("index.ts types a consumer: strict NodeNext accepts the right inputs and rejects a misspelt one", () => {
+    const tsc = (file: string, source: string) => {
+      writeFileSync(join(work.dir, file), source);
+      const args = ["--ignoreConfig", "--noEmit", "--strict", "--module", "nodenext", "--moduleResolution", "nodenext", "--target", "es2022"];
+      return spawnSync(join(REPO, "node_modules/.bin/tsc"), [...args, "--types", "node,@webgpu/types", "--skipLibCheck", join(work.dir, file)], { cwd: REPO, encoding: "utf8" });
+    };
+    const use = (input: string) => `import { load } from "./uv2/index.js";
+const m = await load({ weights: "w.safetensors" });
+const out: Float32Array = (await m.forward({ ${input}: new Float32Array(768) })).output;
+m.destroy();
+export { out };
+`;
+    const good = tsc("use-good.mts", use("clip"));
+    expect(good.status, good.stdout).toBe(0);
+    const bad = tsc("use-bad.mts", use("clp"));
+    expect(bad.status).not.toBe(0);
+    expect(bad.stdout).toMatch(/clp/);
+  });
+});
