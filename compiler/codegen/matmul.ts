@@ -10,7 +10,7 @@
  */
 import { epilogueFn, NO_EPILOGUE, type Epilogue } from "./epilogue.ts";
 import { inVec4Units, isUnitStride, linear, offsetExpr, simplify, vec4Aligned, type IndexMap } from "./index-map.ts";
-import { bindingDecls, ceilDiv, kernelHeader, storage, type AdapterProfile, type Kernel, type KernelBinding } from "./kernel.ts";
+import { bindingDecls, ceilDiv, kernelHeader, MAX_WORKGROUPS_PER_DIM, storage, type AdapterProfile, type Grid, type Kernel, type KernelBinding } from "./kernel.ts";
 import { helpersFor } from "./wgsl-math.ts";
 
 export interface OperandMap {
@@ -94,6 +94,26 @@ function renameOperands(k: Kernel, names: { a: string; b: string; c: string }): 
     wgsl: k.wgsl.replace(/\b([ABC])(?=\[|: array)/g, (m) => map[m]),
     bindings: k.bindings.map((b) => (b.kind === "storage" && b.name in map ? { ...b, name: map[b.name] } : b)),
   };
+}
+
+/**
+ * Row tiles go on grid y; past the 65535-per-dimension limit the surplus folds into x (x = column
+ * tiles * folds), which only tall matrices (over half a million rows) need.
+ */
+function tileGrid(nTiles: number, mTiles: number, batch: number): Grid {
+  const folds = Math.ceil(mTiles / MAX_WORKGROUPS_PER_DIM);
+  return [nTiles * folds, Math.ceil(mTiles / folds), batch];
+}
+
+function tileIndex(nTiles: number, mTiles: number, rows: number, cols: number): string {
+  const folds = Math.ceil(mTiles / MAX_WORKGROUPS_PER_DIM);
+  if (folds === 1) return `  let m0 = wid.y * ${rows}u;\n  let n0 = wid.x * ${cols}u;`;
+  const perFold = Math.ceil(mTiles / folds);
+  // Uniform per workgroup, so the early return keeps barriers and subgroup ops in uniform control flow.
+  return `  let mTile = (wid.x / ${nTiles}u) * ${perFold}u + wid.y;
+  if (mTile >= ${mTiles}u) { return; }
+  let m0 = mTile * ${rows}u;
+  let n0 = (wid.x % ${nTiles}u) * ${cols}u;`;
 }
 
 const ROWS = 8;
@@ -194,8 +214,7 @@ ${epiCode}
 @compute @workgroup_size(${LANES})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
   let b = wid.z;
-  let m0 = wid.y * ${ROWS}u;
-  let n0 = wid.x * ${TILE_N}u;
+${tileIndex(ceilDiv(N, TILE_N), ceilDiv(M, ROWS), ROWS, TILE_N)}
   let bBase = b * ${bVec ? r.b.batchStride / 4 : r.b.batchStride}u;
 ${rowOffsets.join("\n")}
 ${colOffsets.join("\n")}
@@ -207,7 +226,7 @@ ${K4 < K ? `  for (var k = ${K4}u; k < ${K}u; k += 1u) {\n${kStep(1)}\n  }` : ""
 ${stores.join("\n")}
 }
 `;
-  const grid = (batch: number) => [ceilDiv(N, TILE_N), ceilDiv(M, ROWS), batch] as const;
+  const grid = (batch: number) => tileGrid(ceilDiv(N, TILE_N), ceilDiv(M, ROWS), batch);
   return {
     name,
     wgsl,
@@ -242,8 +261,7 @@ var<workgroup> tileB: array<array<f32, ${T}>, ${BK}>;
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let b = wid.z;
-  let m0 = wid.y * ${T}u;
-  let n0 = wid.x * ${T}u;
+${tileIndex(ceilDiv(N, T), ceilDiv(M, T), T, T)}
   let t = lid.y * 16u + lid.x;
   var acc: array<array<f32, 4>, 4>;
   for (var k0 = 0u; k0 < ${K}u; k0 += ${BK}u) {
@@ -295,7 +313,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     wgsl,
     entryPoint: "main",
     workgroupSize: [16, 16, 1],
-    dispatch: (batch = r.batch) => [ceilDiv(N, T), ceilDiv(M, T), batch],
+    dispatch: (batch = r.batch) => tileGrid(ceilDiv(N, T), ceilDiv(M, T), batch),
     bindings,
     source,
   };

@@ -76,6 +76,13 @@ describe("matmul", () => {
     });
   }
 
+  it("folds row tiles past the 65535-workgroup limit into grid x", async () => {
+    const p: MatmulParams = { batch: 1, M: 65535 * 8 + 9, N: 3, K: 2 };
+    const kernel = matmul(p, h.profile);
+    expect(kernel.dispatch()[1]).toBeLessThanOrEqual(65535);
+    await check(p, h.profile, 77);
+  });
+
   it("broadcasts B over the batch (batch stride 0)", async () => {
     await check(
       { batch: 3, M: 10, N: 12, K: 9, batchStrideB: 0 },
