@@ -7,12 +7,18 @@
  * (split only where a step needs a copy), preceded by one write of the per-step dynamic values.
  * Readback is explicit and asynchronous: nothing inside a step waits for the CPU.
  */
+import { createHash } from "node:crypto";
 import type { Grid, Kernel } from "../compiler/codegen/kernel.ts";
 import { DYNAMIC_BYTES, encodeDynamic, type DynamicValues } from "../compiler/codegen/dynamic.ts";
 import { settle } from "./gpu.ts";
 import { PipelineCache, type CompiledKernel } from "./pipeline-cache.ts";
 
 export type BufferId = string | number;
+
+function constantKey(hash: string, name: string, data: ArrayBufferView): string {
+  const digest = createHash("sha1").update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)).digest("hex");
+  return `${hash}/${name}/${digest}`;
+}
 
 export interface BufferPlanEntry {
   readonly bufferId: BufferId;
@@ -109,7 +115,8 @@ export class Executor {
       this.compiled.set(k, results[i]);
       for (const b of k.bindings) {
         if (b.kind !== "constant") continue;
-        const key = `${results[i].hash}/${b.name}`;
+        // Kernels sharing a pipeline may carry different tables: key the upload by its bytes too.
+        const key = constantKey(results[i].hash, b.name, b.data);
         if (this.constants.has(key)) continue;
         const buf = this.device.createBuffer({
           label: `${k.name}.${b.name}`,
@@ -249,7 +256,7 @@ export class Executor {
     const seen = new Map<BufferId, string>();
     const entries: GPUBindGroupEntry[] = kernel.bindings.map((b, i) => {
       if (b.kind === "dynamic") return { binding: i, resource: { buffer: this.dynamicBuffer } };
-      if (b.kind === "constant") return { binding: i, resource: { buffer: this.constants.get(`${compiled.hash}/${b.name}`)! } };
+      if (b.kind === "constant") return { binding: i, resource: { buffer: this.constants.get(constantKey(compiled.hash, b.name, b.data))! } };
       const ref = step.buffers[b.name];
       if (ref === undefined) throw new Error(`kernel '${kernel.name}': no buffer given for binding '${b.name}'`);
       const id = typeof ref === "object" ? ref.id : ref;

@@ -25,9 +25,17 @@ function layoutSignature(bindings: readonly KernelBinding[]): string {
   return bindings.map((b) => (b.kind === "storage" ? `${b.kind}:${b.access}` : b.kind)).join(",");
 }
 
+/** The shader without its comment lines: kernels that differ only in their names and source notes share a pipeline. */
+function codeOf(wgsl: string): string {
+  return wgsl
+    .split("\n")
+    .filter((line) => !line.trimStart().startsWith("//"))
+    .join("\n");
+}
+
 export function kernelHash(kernel: Kernel): string {
   return createHash("sha256")
-    .update(kernel.wgsl)
+    .update(codeOf(kernel.wgsl))
     .update("\0" + kernel.entryPoint + "\0" + layoutSignature(kernel.bindings))
     .digest("hex")
     .slice(0, 24);

@@ -4,7 +4,7 @@
  * the dispatch sequence. This is the bundle's core; the runtime executes it as one command buffer.
  */
 import { spanText } from "../../diagnostics/span.ts";
-import { bufferName, conv3dKernel, type GroupContext, pointwiseKernel, reduceKernel, scatterAddKernel } from "../codegen/fused/kernels.ts";
+import { conv3dKernel, type GroupContext, type GroupKernel, pointwiseKernel, reduceKernel, scatterAddKernel } from "../codegen/fused/kernels.ts";
 import { matmulKernel, matmulOperands } from "../codegen/fused/matmul-group.ts";
 import type { AdapterProfile, Kernel } from "../codegen/kernel.ts";
 import type { DType, Graph, Node, ValueId } from "../ir/types.ts";
@@ -78,7 +78,7 @@ export function buildProgram(graph: Graph, profile: AdapterProfile, opts: Fusion
       kernel = lowered.kernel;
       bindings = lowered.buffers;
     } else {
-      kernel =
+      const group: GroupKernel =
         k.kind === "pointwise"
           ? pointwiseKernel(k.outputs, ctx, name)
           : k.kind === "reduce"
@@ -86,8 +86,8 @@ export function buildProgram(graph: Graph, profile: AdapterProfile, opts: Fusion
             : k.kind === "conv3d"
               ? conv3dKernel(id, ctx, name)
               : scatterAddKernel(id, ctx, name);
-      bindings = {};
-      for (const b of kernel.bindings) if (b.kind === "storage") bindings[b.name] = Number(b.name.slice(1));
+      kernel = group.kernel;
+      bindings = { ...group.buffers };
     }
     const writes = k.kind === "pointwise" ? [...k.outputs] : [id];
     const reads = Object.values(bindings).filter((v) => !writes.includes(v));
@@ -126,5 +126,3 @@ export function buildProgram(graph: Graph, profile: AdapterProfile, opts: Fusion
     peakBytes: assignment.buffers.reduce((a, b) => a + b.bytes, 0),
   };
 }
-
-export { bufferName };
