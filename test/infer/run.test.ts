@@ -19,7 +19,8 @@ function argmax(row: ArrayLike<number>): number {
   return best;
 }
 
-describe("ivc run on a parity fixture", () => {
+// The GPU case compiles its kernels on lavapipe when the pipeline cache is cold (a minute under load).
+describe("ivc run on a parity fixture", { timeout: 180_000 }, () => {
   for (const [format, engine] of [
     ["pth", "gpu"],
     ["safetensors", "cpu"],

@@ -60,7 +60,8 @@ describe("VideoMAE parity with PyTorch (reference interpreter)", () => {
   }
 });
 
-describe("VideoMAE parity with PyTorch (Dawn)", () => {
+// A cold pipeline cache compiles every kernel on lavapipe (a minute under load); warm runs take ~1 s.
+describe("VideoMAE parity with PyTorch (Dawn)", { timeout: 180_000 }, () => {
   let gpu: GpuContext;
   beforeAll(async () => {
     gpu = await openGpu();
