@@ -1,7 +1,6 @@
 import type { Command } from "commander";
 import { registerCheck } from "./check.ts";
 import { registerCompile } from "./compile.ts";
-import { registerCompile } from "./compile.ts";
 import { registerDoctor } from "./doctor.ts";
 import { registerImport } from "./import.ts";
 import { registerInfo } from "./info.ts";
@@ -12,7 +11,6 @@ import { registerTrain } from "./train.ts";
 export function registerCommands(program: Command): void {
   registerCheck(program);
   registerInfo(program);
-  registerCompile(program);
   registerCompile(program);
   registerTrain(program);
   registerRun(program);
