@@ -65,7 +65,17 @@ export function registerCompile(program: Command): void {
       if (opts.weights) assertReadable(opts.weights);
       const batch = parseBatch(opts.batch);
       checkTarget(opts.output);
-      const result = await compileBundle({ file, preset: opts.preset, set: opts.set, model: opts.model, stage: opts.stage, train: opts.train, batch, adapter: adapterProfile, weights: opts.weights });
+      const result = await compileBundle({
+        file,
+        preset: opts.preset,
+        set: opts.set,
+        model: opts.model,
+        stage: opts.stage,
+        train: opts.train,
+        batch,
+        adapter: adapterProfile,
+        weights: opts.weights,
+      });
       if (result.failed) {
         failOnDiagnostics(result.failed);
         return;
@@ -75,7 +85,9 @@ export function registerCompile(program: Command): void {
       const m = result.manifest!;
       if (opts.explain) process.stdout.write(`${explain(result)}\n\n`);
       if (written.unusedWeights.length > 0) {
-        process.stderr.write(`warning: ${written.unusedWeights.length} checkpoint tensor(s) are not model parameters and were left out (e.g. ${written.unusedWeights[0]})\n`);
+        process.stderr.write(
+          `warning: ${written.unusedWeights.length} checkpoint tensor(s) are not model parameters and were left out (e.g. ${written.unusedWeights[0]})\n`,
+        );
       }
       const t = result.timings;
       process.stdout.write(

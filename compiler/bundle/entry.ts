@@ -38,7 +38,12 @@ function prop(name: string): string {
   return /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(name) ? name : JSON.stringify(name);
 }
 
-function slotsInterface(name: string, doc: string, slots: readonly ManifestSlot[], input: boolean): OptionalKind<InterfaceDeclarationStructure> {
+function slotsInterface(
+  name: string,
+  doc: string,
+  slots: readonly ManifestSlot[],
+  input: boolean,
+): OptionalKind<InterfaceDeclarationStructure> {
   return {
     name,
     isExported: true,
@@ -55,24 +60,62 @@ function entrySource(m: Manifest, project: Project): string {
   ]);
   file.addImportDeclaration({
     moduleSpecifier: "./runtime.js",
-    namedImports: [{ name: "BundleRunner" }, { name: "LoadOptions", isTypeOnly: true }, { name: "StepOptions", isTypeOnly: true }, { name: "Tensor", isTypeOnly: true }, { name: "TensorLike", isTypeOnly: true }],
+    namedImports: [
+      { name: "BundleRunner" },
+      { name: "LoadOptions", isTypeOnly: true },
+      { name: "StepOptions", isTypeOnly: true },
+      { name: "Tensor", isTypeOnly: true },
+      { name: "TensorLike", isTypeOnly: true },
+    ],
   });
-  file.addExportDeclaration({ isTypeOnly: true, namedExports: ["BundleRunner", "LoadOptions", "StepOptions", "Tensor", "TensorLike"] });
+  file.addExportDeclaration({
+    isTypeOnly: true,
+    namedExports: ["BundleRunner", "LoadOptions", "StepOptions", "Tensor", "TensorLike"],
+  });
   const train = m.mode === "train";
-  file.addInterface(slotsInterface("Inputs", train ? "One training batch." : "The model's inputs, by name (row-major)", m.inputs, true));
-  file.addInterface(slotsInterface("Outputs", train ? "What one training step computes (loss, gradients)." : "The model's outputs, by name (row-major).", m.outputs, false));
+  file.addInterface(
+    slotsInterface("Inputs", train ? "One training batch." : "The model's inputs, by name (row-major)", m.inputs, true),
+  );
+  file.addInterface(
+    slotsInterface(
+      "Outputs",
+      train ? "What one training step computes (loss, gradients)." : "The model's outputs, by name (row-major).",
+      m.outputs,
+      false,
+    ),
+  );
   file.addVariableStatement({
     isExported: true,
     declarationKind: VariableDeclarationKind.Const,
     docs: ["Input shapes the bundle was compiled for (the batch is fixed at compile time)."],
-    declarations: [{ name: "inputShapes", initializer: `${JSON.stringify(Object.fromEntries(m.inputs.map((s) => [s.name, s.shape])))} as const` }],
+    declarations: [
+      {
+        name: "inputShapes",
+        initializer: `${JSON.stringify(Object.fromEntries(m.inputs.map((s) => [s.name, s.shape])))} as const`,
+      },
+    ],
   });
   const methods = train
     ? [
-        { name: "step", parameters: [{ name: "batch", type: "Inputs" }, { name: "options", type: "StepOptions" }], returnType: "void", docs: ["One training step (forward, backward, optimizer update) as one command buffer; nothing is read back."] },
+        {
+          name: "step",
+          parameters: [
+            { name: "batch", type: "Inputs" },
+            { name: "options", type: "StepOptions" },
+          ],
+          returnType: "void",
+          docs: ["One training step (forward, backward, optimizer update) as one command buffer; nothing is read back."],
+        },
         { name: "loss", returnType: "Promise<number>", docs: ["The loss of the latest step (waits for it)."] },
       ]
-    : [{ name: "forward", parameters: [{ name: "inputs", type: "Inputs" }], returnType: "Promise<Outputs>", docs: ["Runs the model once (one command buffer) and reads every output back."] }];
+    : [
+        {
+          name: "forward",
+          parameters: [{ name: "inputs", type: "Inputs" }],
+          returnType: "Promise<Outputs>",
+          docs: ["Runs the model once (one command buffer) and reads every output back."],
+        },
+      ];
   file.addInterface({
     name: "Model",
     isExported: true,
@@ -80,7 +123,12 @@ function entrySource(m: Manifest, project: Project): string {
     properties: [{ name: "runner", type: "BundleRunner", isReadonly: true, docs: ["The underlying runner (manifest, device)."] }],
     methods: [
       ...methods,
-      { name: "parameter", parameters: [{ name: "path", type: "string" }], returnType: "Promise<Tensor>", docs: ["A parameter's current value, by path."] },
+      {
+        name: "parameter",
+        parameters: [{ name: "path", type: "string" }],
+        returnType: "Promise<Tensor>",
+        docs: ["A parameter's current value, by path."],
+      },
       { name: "destroy", returnType: "void", docs: ["Frees the device (Node stays alive while a device exists)."] },
     ],
   });
@@ -92,7 +140,9 @@ function entrySource(m: Manifest, project: Project): string {
     name: "load",
     isExported: true,
     isAsync: true,
-    docs: ["Loads the bundle: compiles its kernels, allocates its buffers, uploads the weights (default: weights.safetensors next to this file)."],
+    docs: [
+      "Loads the bundle: compiles its kernels, allocates its buffers, uploads the weights (default: weights.safetensors next to this file).",
+    ],
     parameters: [{ name: "options", type: "LoadOptions", initializer: "{}" }],
     returnType: "Promise<Model>",
     statements: `const runner = await BundleRunner.load(new URL(".", import.meta.url), options);
@@ -111,7 +161,15 @@ export async function bundleCode(manifest: Manifest): Promise<BundleCode> {
   const project = new Project({
     useInMemoryFileSystem: true,
     // Emit only: no lib files, no resolution (the runtime is type checked with the repository).
-    compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ES2022, noLib: true, noResolve: true, isolatedModules: true, types: [], removeComments: false },
+    compilerOptions: {
+      target: ts.ScriptTarget.ES2022,
+      module: ts.ModuleKind.ES2022,
+      noLib: true,
+      noResolve: true,
+      isolatedModules: true,
+      types: [],
+      removeComments: false,
+    },
     skipFileDependencyResolution: true,
   });
   const runtimeText = readFileSync(RUNTIME_SOURCE, "utf8");

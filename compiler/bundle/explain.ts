@@ -115,9 +115,33 @@ function sourceColumn(lines: readonly string[]): string {
 /** The `--explain` table: one row per dispatch, then totals. */
 export function explainTable(stats: readonly KernelStats[], totals: { peakBytes: number; dispatches: number }): string {
   const header = ["kernel", "kind", "pass", "ops", "source", "read", "written", "FLOPs"];
-  const rows = stats.map((s) => [s.name, s.kind, s.pass, String(s.ops), sourceColumn(s.lines), human(s.bytesRead, "B"), human(s.bytesWritten, "B"), human(s.flops)]);
+  const rows = stats.map((s) => [
+    s.name,
+    s.kind,
+    s.pass,
+    String(s.ops),
+    sourceColumn(s.lines),
+    human(s.bytesRead, "B"),
+    human(s.bytesWritten, "B"),
+    human(s.flops),
+  ]);
   const sum = (f: (s: KernelStats) => number) => stats.reduce((a, s) => a + f(s), 0);
-  const total = ["total", "", "", String(sum((s) => s.ops)), "", human(sum((s) => s.bytesRead), "B"), human(sum((s) => s.bytesWritten), "B"), human(sum((s) => s.flops))];
+  const total = [
+    "total",
+    "",
+    "",
+    String(sum((s) => s.ops)),
+    "",
+    human(
+      sum((s) => s.bytesRead),
+      "B",
+    ),
+    human(
+      sum((s) => s.bytesWritten),
+      "B",
+    ),
+    human(sum((s) => s.flops)),
+  ];
   const widths = header.map((h, i) => Math.max(h.length, ...[...rows, total].map((r) => r[i]!.length)));
   const right = new Set([3, 5, 6, 7]);
   const fmt = (r: string[]) =>

@@ -49,9 +49,16 @@ export interface BundleResult {
 export async function compileBundle(req: BundleRequest): Promise<BundleResult> {
   const t0 = performance.now();
   const set = [...(req.set ?? [])];
-  const compiled = compileModel(req.file, { preset: req.preset, set, model: req.model, stage: req.stage, differentiate: req.train === true });
+  const compiled = compileModel(req.file, {
+    preset: req.preset,
+    set,
+    model: req.model,
+    stage: req.stage,
+    differentiate: req.train === true,
+  });
   const compileMs = performance.now() - t0;
-  if (!compiled.graph || compiled.diagnostics.some((d) => d.severity === "error")) return { failed: compiled, timings: { compileMs, codegenMs: 0 } };
+  if (!compiled.graph || compiled.diagnostics.some((d) => d.severity === "error"))
+    return { failed: compiled, timings: { compileMs, codegenMs: 0 } };
   const stageBatch = compiled.elaborated?.stage?.settings.batch;
   const batch = req.batch ?? (req.train ? (typeof stageBatch === "number" ? stageBatch : 2) : 1);
   const dims: Record<string, number> = {};
@@ -80,19 +87,39 @@ export async function compileBundle(req: BundleRequest): Promise<BundleResult> {
     optimizer: train?.optimizer,
     weights: req.weights ? "weights.safetensors" : undefined,
   });
-  return { compiled, manifest, plan, stats: plan.kernels.map((k) => k.stats!).filter(Boolean), program, graph, timings: { compileMs, codegenMs } };
+  return {
+    compiled,
+    manifest,
+    plan,
+    stats: plan.kernels.map((k) => k.stats!).filter(Boolean),
+    program,
+    graph,
+    timings: { compileMs, codegenMs },
+  };
 }
 
-export async function writeCompiled(dir: string, result: BundleResult, weightsFile?: string): Promise<{ bytes: number; writeMs: number; unusedWeights: string[] }> {
+export async function writeCompiled(
+  dir: string,
+  result: BundleResult,
+  weightsFile?: string,
+): Promise<{ bytes: number; writeMs: number; unusedWeights: string[] }> {
   const t0 = performance.now();
   const manifest = result.manifest!;
   const weights = weightsFile ? bundleWeights(weightsFile, result.graph!.params) : undefined;
   const code = await bundleCode(manifest);
-  const { bytes } = writeBundle(dir, { manifest, kernels: result.plan!.kernels.map((k) => k.kernel), code, weights: weights?.tensors });
+  const { bytes } = writeBundle(dir, {
+    manifest,
+    kernels: result.plan!.kernels.map((k) => k.kernel),
+    code,
+    weights: weights?.tensors,
+  });
   return { bytes, writeMs: performance.now() - t0, unusedWeights: weights?.unused ?? [] };
 }
 
 export function explain(result: BundleResult): string {
   const m = result.manifest!;
-  return explainTable(result.stats ?? [], { peakBytes: m.buffers.peakBytes, dispatches: m.schedule.filter((s) => "kernel" in s).length });
+  return explainTable(result.stats ?? [], {
+    peakBytes: m.buffers.peakBytes,
+    dispatches: m.schedule.filter((s) => "kernel" in s).length,
+  });
 }

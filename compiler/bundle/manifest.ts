@@ -22,7 +22,9 @@ export interface BundleKernel {
 /** What the bundle runs: kernels, their schedule and the buffers they use. */
 export interface BundlePlan {
   readonly kernels: readonly BundleKernel[];
-  readonly schedule: readonly ({ readonly kernel: Kernel; readonly buffers: Readonly<Record<string, string>> } | Extract<ManifestStep, { copy: unknown }>)[];
+  readonly schedule: readonly (
+    { readonly kernel: Kernel; readonly buffers: Readonly<Record<string, string>> } | Extract<ManifestStep, { copy: unknown }>
+  )[];
   readonly buffers: readonly { readonly id: string; readonly bytes: number }[];
   /** Buffers the runtime zeroes at load (optimizer moments). */
   readonly zeroed: readonly string[];
@@ -80,7 +82,10 @@ export interface ManifestKernelEntry {
 export interface Manifest {
   readonly format: string;
   readonly compiler: { readonly name: "ivc"; readonly adapter: string; readonly profile: AdapterProfile };
-  readonly source: { readonly file: string; readonly files: Readonly<Record<string, { readonly sha256: string; readonly bytes: number }>> };
+  readonly source: {
+    readonly file: string;
+    readonly files: Readonly<Record<string, { readonly sha256: string; readonly bytes: number }>>;
+  };
   readonly model: string;
   readonly preset: string | null;
   readonly set: readonly string[];
@@ -132,7 +137,8 @@ function bindingEntry(b: Kernel["bindings"][number]): ManifestBinding {
 export function buildManifest(req: ManifestRequest): Manifest {
   const { compiled, program, plan } = req;
   const files: Record<string, { sha256: string; bytes: number }> = {};
-  for (const [path, text] of compiled.sources) files[path] = { sha256: createHash("sha256").update(text).digest("hex"), bytes: Buffer.byteLength(text) };
+  for (const [path, text] of compiled.sources)
+    files[path] = { sha256: createHash("sha256").update(text).digest("hex"), bytes: Buffer.byteLength(text) };
   const bufferOfParam = new Map(program.params.map((p) => [p.name, p.buffer]));
   const names = new Set<string>();
   const kernels = plan.kernels.map(({ kernel: k, pass, stats }): ManifestKernelEntry => {
@@ -148,7 +154,9 @@ export function buildManifest(req: ManifestRequest): Manifest {
       bindings: k.bindings.map(bindingEntry),
       pass,
       source: [...k.source],
-      ...(stats ? { kind: stats.kind, ops: stats.ops, bytesRead: stats.bytesRead, bytesWritten: stats.bytesWritten, flops: stats.flops } : {}),
+      ...(stats
+        ? { kind: stats.kind, ops: stats.ops, bytesRead: stats.bytesRead, bytesWritten: stats.bytesWritten, flops: stats.flops }
+        : {}),
     };
   });
   const peakBytes = plan.buffers.reduce((a, b) => a + b.bytes, 0);

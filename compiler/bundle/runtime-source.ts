@@ -41,7 +41,8 @@ export interface ManifestCopy {
   readonly dstOffset: number;
   readonly bytes: number;
 }
-export type ManifestStep = { readonly kernel: string; readonly buffers: Readonly<Record<string, string>> } | { readonly copy: ManifestCopy };
+export type ManifestStep =
+  { readonly kernel: string; readonly buffers: Readonly<Record<string, string>> } | { readonly copy: ManifestCopy };
 /** The part of manifest.json the runtime reads (the compiler writes more, for people and tools). */
 export interface RuntimeManifest {
   readonly format: string;
@@ -49,7 +50,12 @@ export interface RuntimeManifest {
   readonly features: readonly string[];
   readonly inputs: readonly ManifestSlot[];
   readonly outputs: readonly ManifestSlot[];
-  readonly parameters: readonly { readonly path: string; readonly shape: readonly number[]; readonly dtype: string; readonly buffer: string | null }[];
+  readonly parameters: readonly {
+    readonly path: string;
+    readonly shape: readonly number[];
+    readonly dtype: string;
+    readonly buffer: string | null;
+  }[];
   readonly buffers: { readonly plan: readonly { readonly id: string; readonly bytes: number }[] };
   readonly kernels: readonly ManifestKernel[];
   readonly schedule: readonly ManifestStep[];
@@ -86,7 +92,9 @@ async function defaultGpu(): Promise<GPU> {
     try {
       dawn = (await import("webgpu")) as unknown as Dawn;
     } catch (e) {
-      throw new Error(`this bundle needs the 'webgpu' package: run \`npm install webgpu\` in your project (${(e as Error).message})`);
+      throw new Error(
+        `this bundle needs the 'webgpu' package: run \`npm install webgpu\` in your project (${(e as Error).message})`,
+      );
     }
     // GPUBufferUsage, GPUMapMode, ... are globals in a browser; dawn.node provides them separately.
     for (const [k, v] of Object.entries(dawn.globals)) if (!(k in globalThis)) Object.assign(globalThis, { [k]: v });
@@ -109,7 +117,8 @@ function readSafetensors(file: string): Map<string, Tensor> {
   const bytes = readFileSync(file);
   if (bytes.length < 8) throw new Error(`${file} is not a safetensors file (shorter than its 8-byte header length)`);
   const headerLength = Number(bytes.readBigUInt64LE(0));
-  if (headerLength > bytes.length - 8) throw new Error(`${file} is not a safetensors file (header length ${headerLength} past the end)`);
+  if (headerLength > bytes.length - 8)
+    throw new Error(`${file} is not a safetensors file (header length ${headerLength} past the end)`);
   let header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
   try {
     header = JSON.parse(bytes.subarray(8, 8 + headerLength).toString("utf8"));
@@ -120,7 +129,10 @@ function readSafetensors(file: string): Map<string, Tensor> {
   const out = new Map<string, Tensor>();
   for (const [name, e] of Object.entries(header)) {
     if (name === "__metadata__") continue;
-    if (e.dtype !== "F32" && e.dtype !== "I32") throw new Error(`${file}: tensor '${name}' is ${e.dtype}; bundles load F32 (and I32) tensors only, convert with \`ivc compile --weights\``);
+    if (e.dtype !== "F32" && e.dtype !== "I32")
+      throw new Error(
+        `${file}: tensor '${name}' is ${e.dtype}; bundles load F32 (and I32) tensors only, convert with \`ivc compile --weights\``,
+      );
     const [b, end] = e.data_offsets;
     if (!(end >= b && start + end <= bytes.length)) throw new Error(`${file}: tensor '${name}' lies past the end of the file`);
     const copy = bytes.buffer.slice(bytes.byteOffset + start + b, bytes.byteOffset + start + end);
@@ -135,7 +147,8 @@ function sizeOf(shape: readonly number[]): number {
 
 function typed(name: string, data: TensorLike, slot: { shape: readonly number[]; dtype: string }): Tensor {
   const n = sizeOf(slot.shape);
-  if (!data || typeof (data as ArrayLike<number>).length !== "number") throw new Error(`'${name}' must be a typed array of ${n} values`);
+  if (!data || typeof (data as ArrayLike<number>).length !== "number")
+    throw new Error(`'${name}' must be a typed array of ${n} values`);
   if (data.length !== n) throw new Error(`'${name}' has ${data.length} values; its shape [${slot.shape.join(", ")}] needs ${n}`);
   if (slot.dtype === "f32") return data instanceof Float32Array ? data : Float32Array.from(data);
   return data instanceof Int32Array ? data : Int32Array.from(data);
@@ -145,7 +158,9 @@ export class BundleRunner {
   private readonly buffers = new Map<string, GPUBuffer>();
   private readonly extra: GPUBuffer[] = [];
   private readonly staging = new Map<string, GPUBuffer>();
-  private readonly commands: ({ pipeline: GPUComputePipeline; bindGroup: GPUBindGroup; grid: readonly [number, number, number] } | { copy: ManifestCopy })[] = [];
+  private readonly commands: (
+    { pipeline: GPUComputePipeline; bindGroup: GPUBindGroup; grid: readonly [number, number, number] } | { copy: ManifestCopy }
+  )[] = [];
   private readonly dynamic: GPUBuffer;
   private dynamicValues = { step: 1, seed: 0, lr: 0 };
   private stepped = false;
@@ -155,20 +170,27 @@ export class BundleRunner {
     readonly device: GPUDevice,
   ) {
     const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
-    for (const b of manifest.buffers.plan) this.buffers.set(b.id, device.createBuffer({ label: b.id, size: Math.max(16, Math.ceil(b.bytes / 16) * 16), usage }));
+    for (const b of manifest.buffers.plan)
+      this.buffers.set(b.id, device.createBuffer({ label: b.id, size: Math.max(16, Math.ceil(b.bytes / 16) * 16), usage }));
     this.dynamic = device.createBuffer({ label: "dynamic", size: 32, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
   }
 
   static async load(dir: string | URL, options: LoadOptions = {}): Promise<BundleRunner> {
     const root = (typeof dir === "string" ? dir : fileURLToPath(dir)).replace(/\/?$/, "/");
     const manifest = JSON.parse(readFileSync(`${root}manifest.json`, "utf8")) as RuntimeManifest;
-    if (manifest.format !== BUNDLE_FORMAT) throw new Error(`${root}manifest.json is format '${manifest.format}'; this runtime reads '${BUNDLE_FORMAT}' (recompile the bundle)`);
+    if (manifest.format !== BUNDLE_FORMAT)
+      throw new Error(
+        `${root}manifest.json is format '${manifest.format}'; this runtime reads '${BUNDLE_FORMAT}' (recompile the bundle)`,
+      );
     const weights = resolveWeights(root, options.weights);
     const gpu = options.gpu ?? (await defaultGpu());
     const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
     if (!adapter) throw new Error("no WebGPU adapter found (install a Vulkan driver, e.g. Mesa's lavapipe)");
     const missing = manifest.features.filter((f) => !adapter.features.has(f));
-    if (missing.length) throw new Error(`the bundle's kernels need adapter features this adapter lacks: ${missing.join(", ")} (recompile the bundle on this machine)`);
+    if (missing.length)
+      throw new Error(
+        `the bundle's kernels need adapter features this adapter lacks: ${missing.join(", ")} (recompile the bundle on this machine)`,
+      );
     const l = adapter.limits;
     const device = await adapter.requestDevice({
       requiredFeatures: manifest.features as GPUFeatureName[],
@@ -209,7 +231,14 @@ export class BundleRunner {
           entries: k.bindings.map((b, i) => ({
             binding: i,
             visibility: GPUShaderStage.COMPUTE,
-            buffer: { type: b.kind === "dynamic" ? "uniform" : b.kind === "storage" && b.access === "read_write" ? "storage" : "read-only-storage" },
+            buffer: {
+              type:
+                b.kind === "dynamic"
+                  ? "uniform"
+                  : b.kind === "storage" && b.access === "read_write"
+                    ? "storage"
+                    : "read-only-storage",
+            },
           })),
         });
         try {
@@ -228,8 +257,17 @@ export class BundleRunner {
     );
     const kernels = new Map(m.kernels.map((k, i) => [k.name, { kernel: k, ...compiled[i]! }]));
     const constantBuffer = (k: ManifestKernel, b: ManifestBinding): GPUBuffer => {
-      const data = b.elem === "f32" ? Float32Array.from(b.data ?? []) : b.elem === "i32" ? Int32Array.from(b.data ?? []) : Uint32Array.from(b.data ?? []);
-      const buf = this.device.createBuffer({ label: `${k.name}.${b.name}`, size: Math.max(16, Math.ceil(data.byteLength / 16) * 16), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+      const data =
+        b.elem === "f32"
+          ? Float32Array.from(b.data ?? [])
+          : b.elem === "i32"
+            ? Int32Array.from(b.data ?? [])
+            : Uint32Array.from(b.data ?? []);
+      const buf = this.device.createBuffer({
+        label: `${k.name}.${b.name}`,
+        size: Math.max(16, Math.ceil(data.byteLength / 16) * 16),
+        usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
+      });
       this.device.queue.writeBuffer(buf, 0, data);
       this.extra.push(buf);
       return buf;
@@ -259,7 +297,11 @@ export class BundleRunner {
       this.commands.push({ pipeline: k.pipeline, bindGroup, grid: k.kernel.grid });
     }
     for (const c of m.constants) {
-      this.device.queue.writeBuffer(this.buffer(c.buffer), 0, c.dtype === "f32" ? Float32Array.from(c.values) : Int32Array.from(c.values));
+      this.device.queue.writeBuffer(
+        this.buffer(c.buffer),
+        0,
+        c.dtype === "f32" ? Float32Array.from(c.values) : Int32Array.from(c.values),
+      );
     }
     for (const id of m.zeroed ?? []) {
       const b = this.buffer(id);
@@ -271,7 +313,9 @@ export class BundleRunner {
     const needed = this.manifest.parameters.filter((p) => p.buffer !== null);
     const missing = needed.filter((p) => !weights.has(p.path)).map((p) => p.path);
     if (missing.length) {
-      throw new Error(`the weights lack ${missing.length} parameter(s) the bundle reads: ${missing.slice(0, 8).join(", ")}${missing.length > 8 ? ", ..." : ""}`);
+      throw new Error(
+        `the weights lack ${missing.length} parameter(s) the bundle reads: ${missing.slice(0, 8).join(", ")}${missing.length > 8 ? ", ..." : ""}`,
+      );
     }
     for (const p of needed) this.device.queue.writeBuffer(this.buffer(p.buffer!), 0, typed(p.path, weights.get(p.path)!, p));
   }
@@ -317,7 +361,11 @@ export class BundleRunner {
   private stage(slot: ManifestSlot): GPUBuffer {
     let s = this.staging.get(slot.name);
     if (!s) {
-      s = this.device.createBuffer({ label: `${slot.name}.readback`, size: Math.max(16, Math.ceil(sizeOf(slot.shape) / 4) * 16), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+      s = this.device.createBuffer({
+        label: `${slot.name}.readback`,
+        size: Math.max(16, Math.ceil(sizeOf(slot.shape) / 4) * 16),
+        usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+      });
       this.staging.set(slot.name, s);
     }
     return s;
@@ -334,6 +382,9 @@ export class BundleRunner {
 
   /** Eval bundles: runs the model once and reads every output. */
   async forward(inputs: Readonly<Record<string, TensorLike>>): Promise<Record<string, Tensor>> {
+    // A train bundle's schedule ends in the optimizer: running it as a forward would move the moments.
+    if (this.manifest.mode !== "eval")
+      throw new Error("forward() runs eval bundles; this one was compiled with --train (use step() and loss())");
     this.writeInputs(inputs);
     this.submit(this.manifest.outputs);
     const values = await Promise.all(this.manifest.outputs.map((o) => this.readStaged(o)));
@@ -343,8 +394,10 @@ export class BundleRunner {
   /** Train bundles: forward, backward and optimizer update in one command buffer; nothing is read back. */
   step(batch: Readonly<Record<string, TensorLike>>, options: StepOptions): void {
     if (this.manifest.mode !== "train") throw new Error("step() needs a bundle compiled with `ivc compile --train`");
-    if (!(typeof options?.lr === "number" && Number.isFinite(options.lr))) throw new Error("step() needs a finite learning rate: step(batch, { lr, step })");
-    if (!(Number.isInteger(options.step) && options.step >= 0)) throw new Error("step() needs a 0-based integer step: step(batch, { lr, step })");
+    if (!(typeof options?.lr === "number" && Number.isFinite(options.lr)))
+      throw new Error("step() needs a finite learning rate: step(batch, { lr, step })");
+    if (!(Number.isInteger(options.step) && options.step >= 0))
+      throw new Error("step() needs a 0-based integer step: step(batch, { lr, step })");
     this.writeInputs(batch);
     this.dynamicValues = { step: options.step + 1, seed: options.seed ?? 0, lr: options.lr };
     this.submit([]);
@@ -383,7 +436,10 @@ export class BundleRunner {
 function resolveWeights(root: string, weights: LoadOptions["weights"]): ReadonlyMap<string, TensorLike> {
   if (weights === undefined) {
     const file = `${root}weights.safetensors`;
-    if (!existsSync(file)) throw new Error("the bundle has no weights.safetensors: pass load({ weights: 'file.safetensors' }) or tensors by parameter path");
+    if (!existsSync(file))
+      throw new Error(
+        "the bundle has no weights.safetensors: pass load({ weights: 'file.safetensors' }) or tensors by parameter path",
+      );
     return readSafetensors(file);
   }
   if (typeof weights === "string") {

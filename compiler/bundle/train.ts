@@ -36,14 +36,17 @@ export function trainPlan(
   if (!spec) throw new UserError("--train needs --stage NAME (the stage's graph, freezes and optimizer)");
   const opt = optimizerFromCall(spec.optim);
   const clip = spec.settings.clip_grad_norm ?? 0;
-  if (typeof clip !== "number" || !(clip >= 0)) throw new UserError(`stage ${spec.name}: \`clip_grad_norm\` must be a non-negative number, got ${JSON.stringify(clip)}`);
+  if (typeof clip !== "number" || !(clip >= 0))
+    throw new UserError(`stage ${spec.name}: \`clip_grad_norm\` must be a non-negative number, got ${JSON.stringify(clip)}`);
 
   const kernels: BundleKernel[] = program.steps.map((s, i) => ({ kernel: s.kernel, pass: stats[i]!.pass, stats: stats[i] }));
   const schedule: BundlePlan["schedule"][number][] = program.steps.map((s) => ({ kernel: s.kernel, buffers: s.buffers }));
   const buffers = [...program.buffers];
   const zeroed: string[] = [];
   const slotOf = new Map(program.params.map((p) => [p.name, p]));
-  const copy = (src: string, dst: string, bytes: number, dstOffset = 0): Extract<ManifestStep, { copy: unknown }> => ({ copy: { src, srcOffset: 0, dst, dstOffset, bytes } });
+  const copy = (src: string, dst: string, bytes: number, dstOffset = 0): Extract<ManifestStep, { copy: unknown }> => ({
+    copy: { src, srcOffset: 0, dst, dstOffset, bytes },
+  });
 
   // Buffers the forward updates (BatchNorm running statistics) take their new values.
   for (const o of program.outputs) {
@@ -53,7 +56,11 @@ export function trainPlan(
   }
 
   const grads = program.outputs.filter((o) => o.name.startsWith("grad:"));
-  if (grads.length === 0) throw new UserError(`stage ${spec.name} trains no parameter (every one is frozen)`, "unfreeze something, or compile without --train");
+  if (grads.length === 0)
+    throw new UserError(
+      `stage ${spec.name} trains no parameter (every one is frozen)`,
+      "unfreeze something, or compile without --train",
+    );
   const paramInfo = new Map((compiled.graph?.params ?? []).map((p) => [p.path, p]));
   const lrScales = layerLrScales(
     grads.map((g) => g.name.slice(5)),
@@ -70,7 +77,9 @@ export function trainPlan(
     flops: elems * UPDATE_OPS[opt.kind],
     lines: spec.optim ? [`${spec.optim.span.file}:${spec.optim.span.line}`] : [],
   });
-  const source = spec.optim ? [`${spec.optim.span.file}:${spec.optim.span.line}:${spec.optim.span.col}  (optim ${spec.optim.name})`] : [];
+  const source = spec.optim
+    ? [`${spec.optim.span.file}:${spec.optim.span.line}:${spec.optim.span.col}  (optim ${spec.optim.name})`]
+    : [];
 
   let normBuffer: string | undefined;
   if (clip > 0) {
@@ -105,7 +114,10 @@ export function trainPlan(
       source,
     };
     const state = opt.kind === "adamw" ? ["m", "v"] : ["buf"];
-    const kernel = opt.kind === "adamw" ? adamw({ ...common, beta1: opt.betas[0], beta2: opt.betas[1], eps: opt.eps }) : sgdMomentum({ ...common, momentum: opt.momentum, dampening: opt.dampening, nesterov: opt.nesterov });
+    const kernel =
+      opt.kind === "adamw"
+        ? adamw({ ...common, beta1: opt.betas[0], beta2: opt.betas[1], eps: opt.eps })
+        : sgdMomentum({ ...common, momentum: opt.momentum, dampening: opt.dampening, nesterov: opt.nesterov });
     const bound: Record<string, string> = { param: slot.buffer, grad: g.buffer };
     for (const s of state) {
       const id = `opt.${s}.${i}`;
@@ -122,14 +134,27 @@ export function trainPlan(
     kind: opt.kind,
     lr: opt.lr,
     weightDecay: opt.weightDecay,
-    ...(opt.kind === "adamw" ? { betas: opt.betas, eps: opt.eps } : { momentum: opt.momentum, dampening: opt.dampening, nesterov: opt.nesterov }),
+    ...(opt.kind === "adamw"
+      ? { betas: opt.betas, eps: opt.eps }
+      : { momentum: opt.momentum, dampening: opt.dampening, nesterov: opt.nesterov }),
     layerDecay: opt.layerDecay,
     clipGradNorm: clip,
     trainable: grads.map((g) => g.name.slice(5)),
-    state: Object.fromEntries(grads.map((g, i) => [g.name.slice(5), opt.kind === "adamw" ? { m: `opt.m.${i}`, v: `opt.v.${i}` } : { buf: `opt.buf.${i}` }])),
+    state: Object.fromEntries(
+      grads.map((g, i) => [
+        g.name.slice(5),
+        opt.kind === "adamw" ? { m: `opt.m.${i}`, v: `opt.v.${i}` } : { buf: `opt.buf.${i}` },
+      ]),
+    ),
   };
   return {
-    plan: { kernels, schedule, buffers, zeroed, outputs: program.outputs.map((s) => ({ name: s.name, buffer: s.buffer, shape: [...s.shape], dtype: s.dtype })) },
+    plan: {
+      kernels,
+      schedule,
+      buffers,
+      zeroed,
+      outputs: program.outputs.map((s) => ({ name: s.name, buffer: s.buffer, shape: [...s.shape], dtype: s.dtype })),
+    },
     optimizer,
   };
 }

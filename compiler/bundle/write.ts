@@ -23,7 +23,12 @@ export interface BundleFiles {
 
 function cannotWrite(dir: string, e: unknown): UserError {
   const code = (e as NodeJS.ErrnoException).code;
-  const why = code === "EACCES" || code === "EPERM" ? "permission denied" : code === "ENOTDIR" || code === "EEXIST" ? "a file is in the way" : (e as Error).message;
+  const why =
+    code === "EACCES" || code === "EPERM"
+      ? "permission denied"
+      : code === "ENOTDIR" || code === "EEXIST"
+        ? "a file is in the way"
+        : (e as Error).message;
   return new UserError(`cannot write the bundle to ${dir}: ${why}`, "choose another -o directory");
 }
 
@@ -35,7 +40,8 @@ export function checkTarget(dir: string): void {
   if (!existsSync(dir)) {
     let parent = dirname(resolve(dir));
     while (!existsSync(parent)) parent = dirname(parent);
-    if (!statSync(parent).isDirectory()) throw new UserError(`cannot write the bundle to ${dir}: ${parent} is a file`, "choose another -o directory");
+    if (!statSync(parent).isDirectory())
+      throw new UserError(`cannot write the bundle to ${dir}: ${parent} is a file`, "choose another -o directory");
     try {
       accessSync(parent, constants.W_OK);
     } catch {
@@ -43,7 +49,8 @@ export function checkTarget(dir: string): void {
     }
     return;
   }
-  if (!statSync(dir).isDirectory()) throw new UserError(`cannot write the bundle to ${dir}: it is a file`, "choose another -o directory");
+  if (!statSync(dir).isDirectory())
+    throw new UserError(`cannot write the bundle to ${dir}: it is a file`, "choose another -o directory");
   const entries = readdirSync(dir);
   if (entries.length > 0 && !entries.includes("manifest.json")) {
     throw new UserError(`${dir} is not empty and holds no bundle; refusing to replace it`, "choose an empty or new -o directory");
@@ -84,7 +91,10 @@ export function writeBundle(dir: string, files: BundleFiles): { bytes: number } 
 }
 
 /** Reads a checkpoint and keeps the model's parameters, checked against their declared shapes. */
-export function bundleWeights(file: string, params: readonly ParamInfo[]): { tensors: Map<string, TensorToWrite>; unused: string[] } {
+export function bundleWeights(
+  file: string,
+  params: readonly ParamInfo[],
+): { tensors: Map<string, TensorToWrite>; unused: string[] } {
   const loaded = loadCheckpoint(file);
   const tensors = new Map<string, TensorToWrite>();
   const missing: string[] = [];
@@ -97,11 +107,16 @@ export function bundleWeights(file: string, params: readonly ParamInfo[]): { ten
     const want = p.shape as number[];
     const count = want.reduce((a, b) => a * b, 1);
     if (t.data.length !== count) {
-      throw new UserError(`${file}: '${p.path}' has shape [${t.shape.join(", ")}]; the model declares [${want.join(", ")}]`, "is the checkpoint for this preset and config?");
+      throw new UserError(
+        `${file}: '${p.path}' has shape [${t.shape.join(", ")}]; the model declares [${want.join(", ")}]`,
+        "is the checkpoint for this preset and config?",
+      );
     }
     tensors.set(
       p.path,
-      p.dtype === "f32" ? { dtype: "F32", shape: want, data: t.data instanceof Float32Array ? t.data : Float32Array.from(t.data) } : { dtype: "I32", shape: want, data: t.data instanceof Int32Array ? t.data : Int32Array.from(t.data) },
+      p.dtype === "f32"
+        ? { dtype: "F32", shape: want, data: t.data instanceof Float32Array ? t.data : Float32Array.from(t.data) }
+        : { dtype: "I32", shape: want, data: t.data instanceof Int32Array ? t.data : Int32Array.from(t.data) },
     );
   }
   if (missing.length > 0) {

@@ -23,14 +23,28 @@ beforeAll(() => {
   const tensors = new Map<string, TensorToWrite>();
   graph.params.forEach((p, k) => {
     const shape = p.shape as number[];
-    params[p.path] = randomArray(shape.reduce((a, b) => a * b, 1), 11 + k);
+    params[p.path] = randomArray(
+      shape.reduce((a, b) => a * b, 1),
+      11 + k,
+    );
     tensors.set(p.path, { dtype: "F32", shape, data: params[p.path]! });
   });
   // An extra key that is no parameter: converted weights leave it out, with a warning.
   tensors.set("optimizer.step", { dtype: "F32", shape: [1], data: Float32Array.of(3) });
   writeSafetensors(join(work.dir, "w.safetensors"), tensors);
   bundle = join(work.dir, "uv2");
-  compiled = ivc("compile", "models/uniformerv2.ivm", "--preset", "tiny", ...setFlags, "-o", bundle, "--weights", join(work.dir, "w.safetensors"), "--explain");
+  compiled = ivc(
+    "compile",
+    "models/uniformerv2.ivm",
+    "--preset",
+    "tiny",
+    ...setFlags,
+    "-o",
+    bundle,
+    "--weights",
+    join(work.dir, "w.safetensors"),
+    "--explain",
+  );
 });
 afterAll(() => work?.cleanup());
 
@@ -50,14 +64,17 @@ describe("ivc compile (eval bundle)", () => {
     expect(m.source.files["models/uniformerv2.ivm"].sha256).toBe(createHash("sha256").update(text).digest("hex"));
     expect(Object.keys(m.source.files).some((f: string) => f.endsWith("stdlib/nn.ivm"))).toBe(true);
     expect(m.inputs).toEqual([{ name: "clip", buffer: expect.any(String), shape: [1, 3, 4, 16, 16], dtype: "f32" }]);
-    expect(m.outputs.map((o: { name: string; shape: number[] }) => [o.name, o.shape])).toEqual([["output", [1, expect.any(Number)]]]);
+    expect(m.outputs.map((o: { name: string; shape: number[] }) => [o.name, o.shape])).toEqual([
+      ["output", [1, expect.any(Number)]],
+    ]);
     expect(m.parameters.length).toBe(Object.keys(params).length);
     const conv = m.parameters.find((p: { path: string }) => p.path === "backbone.conv1.weight");
     expect(conv).toMatchObject({ kind: "param", frozen: false, dtype: "f32", shape: [16, 3, 1, 8, 8] });
     expect(conv.init.kind).toBeTypeOf("string");
     expect(m.buffers.peakBytes).toBe(m.buffers.plan.reduce((a: number, b: { bytes: number }) => a + b.bytes, 0));
     expect(m.schedule.length).toBe(m.kernels.length);
-    for (const step of m.schedule) for (const id of Object.values(step.buffers)) expect(m.buffers.plan.some((b: { id: string }) => b.id === id)).toBe(true);
+    for (const step of m.schedule)
+      for (const id of Object.values(step.buffers)) expect(m.buffers.plan.some((b: { id: string }) => b.id === id)).toBe(true);
     expect(m.weights).toBe("weights.safetensors");
   });
 
@@ -93,7 +110,10 @@ describe("ivc compile (eval bundle)", () => {
     for (const f of ["index.js", "runtime.js"]) {
       const js = readFileSync(join(bundle, f), "utf8");
       const imports = [...js.matchAll(/(?:from|import\()\s*"([^"]+)"/g)].map((x) => x[1]);
-      expect(imports.every((i) => i === "webgpu" || i === "./runtime.js" || i!.startsWith("node:")), `${f}: ${imports.join(", ")}`).toBe(true);
+      expect(
+        imports.every((i) => i === "webgpu" || i === "./runtime.js" || i!.startsWith("node:")),
+        `${f}: ${imports.join(", ")}`,
+      ).toBe(true);
       expect(js).not.toMatch(/: (string|number|Float32Array)[,)]/);
     }
     expect(JSON.parse(readFileSync(join(bundle, "package.json"), "utf8")).type).toBe("module");
@@ -102,7 +122,13 @@ describe("ivc compile (eval bundle)", () => {
   it("loads in a plain Node process and matches the reference interpreter within 1e-4", () => {
     const clip = randomArray(3 * 4 * 16 * 16, 5);
     writeF32(join(work.dir, "clip.bin"), clip);
-    const got = runNode<{ output: number[]; shapes: Record<string, number[]>; again: number[]; loadMs: number; forwardMs: number }>(
+    const got = runNode<{
+      output: number[];
+      shapes: Record<string, number[]>;
+      again: number[];
+      loadMs: number;
+      forwardMs: number;
+    }>(
       work.dir,
       "run-eval.mjs",
       `import { readFileSync } from "node:fs";
@@ -118,7 +144,11 @@ m.destroy();
 console.log(JSON.stringify({ output: [...output], again: [...again], shapes: inputShapes, loadMs: t1 - t0, forwardMs: t2 - t1 }));
 `,
     );
-    const ref = interpret(compileModel("models/uniformerv2.ivm", { preset: "tiny", set: SET }).graph!, { inputs: { clip }, params, dims: { B: 1 } });
+    const ref = interpret(compileModel("models/uniformerv2.ivm", { preset: "tiny", set: SET }).graph!, {
+      inputs: { clip },
+      params,
+      dims: { B: 1 },
+    });
     expect(got.shapes).toEqual({ clip: [1, 3, 4, 16, 16] });
     expect(relError(got.output, ref.output!.data)).toBeLessThan(1e-4);
     expect(got.again).toEqual(got.output);
@@ -127,8 +157,22 @@ console.log(JSON.stringify({ output: [...output], again: [...again], shapes: inp
   it("index.ts types a consumer: strict NodeNext accepts the right inputs and rejects a misspelt one", () => {
     const tsc = (file: string, source: string) => {
       writeFileSync(join(work.dir, file), source);
-      const args = ["--ignoreConfig", "--noEmit", "--strict", "--module", "nodenext", "--moduleResolution", "nodenext", "--target", "es2022"];
-      return spawnSync(join(REPO, "node_modules/.bin/tsc"), [...args, "--types", "node,@webgpu/types", "--skipLibCheck", join(work.dir, file)], { cwd: REPO, encoding: "utf8" });
+      const args = [
+        "--ignoreConfig",
+        "--noEmit",
+        "--strict",
+        "--module",
+        "nodenext",
+        "--moduleResolution",
+        "nodenext",
+        "--target",
+        "es2022",
+      ];
+      return spawnSync(
+        join(REPO, "node_modules/.bin/tsc"),
+        [...args, "--types", "node,@webgpu/types", "--skipLibCheck", join(work.dir, file)],
+        { cwd: REPO, encoding: "utf8" },
+      );
     };
     const use = (input: string) => `import { load } from "./uv2/index.js";
 const m = await load({ weights: "w.safetensors" });

@@ -46,7 +46,10 @@ describe("--explain statistics", () => {
   it("maps enable directives to device features and kernel names to portable file names", () => {
     const k = program.steps.find((s) => s.kernel.name.includes("pointwise"))!.kernel;
     expect(featuresOf([k])).toEqual([]);
-    expect(featuresOf([k, { ...k, wgsl: `enable subgroups;\n${k.wgsl}` }, { ...k, wgsl: `enable f16;\n${k.wgsl}` }])).toEqual(["shader-f16", "subgroups"]);
+    expect(featuresOf([k, { ...k, wgsl: `enable subgroups;\n${k.wgsl}` }, { ...k, wgsl: `enable f16;\n${k.wgsl}` }])).toEqual([
+      "shader-f16",
+      "subgroups",
+    ]);
     expect(kernelFile("k001_reduce_a.b/c d")).toBe("kernels/k001_reduce_a.b_c_d.wgsl");
   });
 });
@@ -54,7 +57,18 @@ describe("--explain statistics", () => {
 describe("the bundle runtime rejects bad bundles and weights before touching the GPU", () => {
   let work: ReturnType<typeof workDir>;
   const manifest = (format = BUNDLE_FORMAT) =>
-    JSON.stringify({ format, mode: "eval", features: [], inputs: [], outputs: [], parameters: [], buffers: { plan: [] }, kernels: [], schedule: [], constants: [] });
+    JSON.stringify({
+      format,
+      mode: "eval",
+      features: [],
+      inputs: [],
+      outputs: [],
+      parameters: [],
+      buffers: { plan: [] },
+      kernels: [],
+      schedule: [],
+      constants: [],
+    });
   beforeAll(() => {
     work = workDir("runtime");
     mkdirSync(join(work.dir, "old"));
@@ -66,11 +80,17 @@ describe("the bundle runtime rejects bad bundles and weights before touching the
   afterAll(() => work?.cleanup());
 
   it("names the format it reads", async () => {
-    await expect(BundleRunner.load(join(work.dir, "old"), { weights: {} })).rejects.toThrow(/format 'ivc-bundle\/0'; this runtime reads 'ivc-bundle\/1' \(recompile the bundle\)/);
+    await expect(BundleRunner.load(join(work.dir, "old"), { weights: {} })).rejects.toThrow(
+      /format 'ivc-bundle\/0'; this runtime reads 'ivc-bundle\/1' \(recompile the bundle\)/,
+    );
   });
   it("explains missing and non-F32 weights", async () => {
     await expect(BundleRunner.load(join(work.dir, "ok"))).rejects.toThrow(/no weights\.safetensors: pass load\(\{ weights/);
-    await expect(BundleRunner.load(join(work.dir, "ok"), { weights: join(work.dir, "nope.safetensors") })).rejects.toThrow(/does not exist/);
-    await expect(BundleRunner.load(join(work.dir, "ok"), { weights: join(work.dir, "half.safetensors") })).rejects.toThrow(/tensor 'w' is F16; bundles load F32/);
+    await expect(BundleRunner.load(join(work.dir, "ok"), { weights: join(work.dir, "nope.safetensors") })).rejects.toThrow(
+      /does not exist/,
+    );
+    await expect(BundleRunner.load(join(work.dir, "ok"), { weights: join(work.dir, "half.safetensors") })).rejects.toThrow(
+      /tensor 'w' is F16; bundles load F32/,
+    );
   });
 });

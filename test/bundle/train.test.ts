@@ -24,7 +24,11 @@ describe("ivc compile --train", () => {
     const m = JSON.parse(readFileSync(join(bundle, "manifest.json"), "utf8"));
     expect(m.mode).toBe("train");
     expect(m.batch).toBe(3); // the stage's `batch` setting
-    expect(m.optimizer).toMatchObject({ kind: "adamw", clipGradNorm: 0.5, trainable: expect.arrayContaining(["embed.weight", "head.bias"]) });
+    expect(m.optimizer).toMatchObject({
+      kind: "adamw",
+      clipGradNorm: 0.5,
+      trainable: expect.arrayContaining(["embed.weight", "head.bias"]),
+    });
     const passes = new Set(m.kernels.map((k: { pass: string }) => k.pass));
     expect(passes).toEqual(new Set(["forward", "backward", "optimizer"]));
     expect(m.schedule.some((s: object) => "copy" in s)).toBe(true);
@@ -32,10 +36,23 @@ describe("ivc compile --train", () => {
     const compiled = compileModel(TOY, { stage: "fit", differentiate: true });
     const graph = compiled.graph!;
     const params: Record<string, Float32Array> = {};
-    graph.params.forEach((p, k) => (params[p.path] = randomArray((p.shape as number[]).reduce((a, b) => a * b, 1), 3 + k)));
+    graph.params.forEach(
+      (p, k) =>
+        (params[p.path] = randomArray(
+          (p.shape as number[]).reduce((a, b) => a * b, 1),
+          3 + k,
+        )),
+    );
     const clip = randomArray(3 * 3 * 2 * 4 * 4, 9);
     const label = Int32Array.from([0, 2, 1]);
-    writeFileSync(join(work.dir, "fit-params.json"), JSON.stringify({ params: Object.fromEntries(Object.entries(params).map(([k, v]) => [k, [...v]])), clip: [...clip], label: [...label] }));
+    writeFileSync(
+      join(work.dir, "fit-params.json"),
+      JSON.stringify({
+        params: Object.fromEntries(Object.entries(params).map(([k, v]) => [k, [...v]])),
+        clip: [...clip],
+        label: [...label],
+      }),
+    );
 
     const got = runNode<{ loss: number; after: Record<string, number[]>; losses: number[] }>(
       work.dir,
@@ -65,7 +82,11 @@ console.log(JSON.stringify({ loss, after, losses }));
     const spec = optimizerFromCall(compiled.elaborated!.stage!.optim);
     const info = new Map(graph.params.map((p) => [p.path, p]));
     const values = new Map(trainable.map((p) => [p, Float32Array.from(params[p]!)]));
-    const opt = new Optimizer(spec, trainable.map((p) => ({ path: p, decay: info.get(p)!.decay, lrScale: 1 })), new Map(trainable.map((p) => [p, params[p]!.length])));
+    const opt = new Optimizer(
+      spec,
+      trainable.map((p) => ({ path: p, decay: info.get(p)!.decay, lrScale: 1 })),
+      new Map(trainable.map((p) => [p, params[p]!.length])),
+    );
     opt.update(values, grads, LR, 1);
     for (const p of trainable) expect(relError(got.after[p]!, values.get(p)!), p).toBeLessThan(1e-4);
     // Parameters without a gradient are untouched.
