@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -45,6 +46,18 @@ describe("ivc run on a parity fixture", { timeout: 180_000 }, () => {
       expect(report.mapping.join("\n")).toContain("regenerated from @init (not stored in checkpoints): pos_embed");
     });
   }
+
+  it("without a Vulkan driver the gpu engine falls back to the interpreter with a one-line note", () => {
+    // A separate process: Dawn reads the driver list once per process.
+    const args = ["bin/ivc.mjs", "run", ...modelArgs(cls), "--weights", fixturePath(cls.checkpoint.pth), "--input", fixturePath(cls.inputs.clip!.file), "--json"];
+    const r = spawnSync(process.execPath, args, { encoding: "utf8", env: { ...process.env, VK_ICD_FILENAMES: join(dir, "no-driver.json"), XDG_RUNTIME_DIR: "/tmp" } });
+    expect(r.status, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report.engine).toBe("cpu");
+    expect(report.notes).toHaveLength(1);
+    expect(report.notes[0]).toMatch(/^note: no WebGPU adapter found.*; running on the CPU interpreter instead \(slow\)$/);
+    expect(r.stderr.split("\n").filter((l) => l.startsWith("note:"))).toHaveLength(1);
+  });
 
   it("prints top-k as text, one line per clip", async () => {
     const r = await ivc("run", ...modelArgs(cls), "--weights", fixturePath(cls.checkpoint.pth), "--input", fixturePath(cls.inputs.clip!.file), "--engine", "cpu", "--top", "3");
