@@ -28,6 +28,8 @@ export interface LoadedWeights {
   readonly mapped: readonly { file: string; result: MappedCheckpoint }[];
   /** Parameters filled from their `@init` (only with initMissing). */
   readonly initialised: readonly string[];
+  /** Buffers no file provides, computed from their `@init` (VideoMAE's sinusoidal tables). */
+  readonly regenerated: readonly string[];
   /** Where a later file replaced parameters an earlier one gave, e.g. "32 parameters: b.pth replaces a.pth". */
   readonly overrides: readonly string[];
 }
@@ -66,14 +68,19 @@ export function combine(mapped: readonly { file: string; result: MappedCheckpoin
   const owner = new Map<string, string>();
   const weights = new Map<string, WeightArray>();
   const overrides = new Map<string, number>();
+  const regeneratedPaths = new Set<string>();
   const problems: string[] = [];
   for (const { file, result } of mapped) {
     const regenerated = new Set(result.regenerated);
     for (const [path, data] of result.weights) {
       if (regenerated.has(path)) {
-        if (!weights.has(path)) weights.set(path, data);
+        if (!weights.has(path)) {
+          weights.set(path, data);
+          regeneratedPaths.add(path);
+        }
         continue;
       }
+      regeneratedPaths.delete(path);
       const earlier = owner.get(path);
       if (earlier !== undefined) {
         const pair = `${file} replaces ${earlier}`;
@@ -113,7 +120,8 @@ export function combine(mapped: readonly { file: string; result: MappedCheckpoin
   // The model's parameter order, so a written file lists tensors as `ivc info` does.
   const ordered = new Map<string, WeightArray>();
   for (const p of params) ordered.set(p.path, weights.get(p.path)!);
-  return { weights: ordered, mapped, initialised, overrides: [...overrides].map(([pair, n]) => `${n} parameter${n === 1 ? "" : "s"}: ${pair}`) };
+  const regenerated = params.map((p) => p.path).filter((p) => regeneratedPaths.has(p));
+  return { weights: ordered, mapped, initialised, regenerated, overrides: [...overrides].map(([pair, n]) => `${n} parameter${n === 1 ? "" : "s"}: ${pair}`) };
 }
 
 function help(mapped: readonly { result: MappedCheckpoint }[], { missing, misshaped, extra }: { missing: boolean; misshaped: boolean; extra: boolean }): string {
@@ -136,8 +144,8 @@ export function describeLoad(loaded: LoadedWeights): string[] {
     for (const d of result.dropped) reasons.set(d.reason, (reasons.get(d.reason) ?? 0) + 1);
     for (const [reason, n] of reasons) lines.push(`  dropped ${n} key${n === 1 ? "" : "s"}: ${reason}`);
     if (result.extra.length) lines.push(`  ignored ${result.extra.length} unused key${result.extra.length === 1 ? "" : "s"}: ${result.extra.slice(0, 6).join(", ")}${result.extra.length > 6 ? ", ..." : ""}`);
-    if (result.regenerated.length) lines.push(`  regenerated from @init (not stored in checkpoints): ${result.regenerated.join(", ")}`);
   }
+  if (loaded.regenerated.length) lines.push(`regenerated from @init (not stored in checkpoints): ${loaded.regenerated.join(", ")}`);
   for (const o of loaded.overrides) lines.push(`overridden ${o}`);
   if (loaded.initialised.length) {
     lines.push(`initialised ${loaded.initialised.length} parameter${loaded.initialised.length === 1 ? "" : "s"} from @init: ${loaded.initialised.slice(0, 8).join(", ")}${loaded.initialised.length > 8 ? ", ..." : ""}`);

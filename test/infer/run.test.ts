@@ -59,6 +59,16 @@ describe("ivc run on a parity fixture", { timeout: 180_000 }, () => {
     expect(r.stderr.split("\n").filter((l) => l.startsWith("note:"))).toHaveLength(1);
   });
 
+  for (const c of ["uniformerv2_k400_tiny", "uniformerv2_ssv2_tiny", "uniformerv2_frozen_tiny"].map(parityCase)) {
+    it(`${c.name}: the official .pth on the interpreter reproduces PyTorch's logits`, async () => {
+      const out = join(dir, `${c.name}.npy`);
+      const r = await ivc("run", ...modelArgs(c), "--weights", fixturePath(c.checkpoint.pth), "--input", fixturePath(c.inputs.clip!.file), "--output", out, "--engine", "cpu");
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toContain("official UniFormerV2 checkpoint (backbone.*) -> uniformerv2");
+      expect(relativeError(readNpy(out).data as Float32Array, readNpy(fixturePath(c.outputs.logits!.file)).data as Float32Array)).toBeLessThan(1e-4);
+    });
+  }
+
   it("prints top-k as text, one line per clip", async () => {
     const r = await ivc("run", ...modelArgs(cls), "--weights", fixturePath(cls.checkpoint.pth), "--input", fixturePath(cls.inputs.clip!.file), "--engine", "cpu", "--top", "3");
     expect(r.code, r.stderr).toBe(0);

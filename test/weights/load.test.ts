@@ -80,6 +80,7 @@ describe("loadWeights", () => {
     expect(e.help).toContain("--init-missing");
     const loaded = loadWeights(parts, params, { initMissing: true });
     expect(loaded.overrides).toEqual([`28 parameters: ${cls} replaces ${pre}`]);
+    expect(loaded.regenerated).toEqual(["mae.pos_embed", "mae_decoder.pos_embed"]);
     expect(describeLoad(loaded)).toContain(`overridden 28 parameters: ${cls} replaces ${pre}`);
     expect(loaded.weights.get("mae.blocks.0.attn.qkv.weight")).toEqual(caseTensors("videomae_tiny_cls").get("blocks.0.attn.qkv.weight")!.data);
     expect(loaded.weights.get("mae_decoder.encoder_norm.weight")).toEqual(caseTensors("videomae_tiny_pretrain").get("encoder.norm.weight")!.data);
