@@ -5,6 +5,7 @@
  * The runtime reads only the fields `RuntimeManifest` declares (runtime-source.ts).
  */
 import { createHash } from "node:crypto";
+import { sep } from "node:path";
 import type { AdapterProfile, Kernel } from "../codegen/kernel.ts";
 import type { Graph, Init } from "../ir/types.ts";
 import type { Compiled } from "../pipeline.ts";
@@ -106,6 +107,14 @@ export interface Manifest {
   readonly weights: string | null;
 }
 
+/**
+ * Paths under the working directory (the stdlib of an ivc checkout, the model) are written relative
+ * to it, so the same model compiled in two checkouts gives the same manifest and shaders.
+ */
+export function portable(text: string, root: string = process.cwd()): string {
+  return text.split(`${root}${sep}`).join("");
+}
+
 /** Kernel names become file names; anything outside a portable file-name alphabet is replaced. */
 export function kernelFile(name: string): string {
   return `kernels/${name.replace(/[^A-Za-z0-9_.-]/g, "_")}.wgsl`;
@@ -138,7 +147,7 @@ export function buildManifest(req: ManifestRequest): Manifest {
   const { compiled, program, plan } = req;
   const files: Record<string, { sha256: string; bytes: number }> = {};
   for (const [path, text] of compiled.sources)
-    files[path] = { sha256: createHash("sha256").update(text).digest("hex"), bytes: Buffer.byteLength(text) };
+    files[portable(path)] = { sha256: createHash("sha256").update(text).digest("hex"), bytes: Buffer.byteLength(text) };
   const bufferOfParam = new Map(program.params.map((p) => [p.name, p.buffer]));
   const names = new Set<string>();
   const kernels = plan.kernels.map(({ kernel: k, pass, stats }): ManifestKernelEntry => {
@@ -153,7 +162,7 @@ export function buildManifest(req: ManifestRequest): Manifest {
       grid: k.dispatch(),
       bindings: k.bindings.map(bindingEntry),
       pass,
-      source: [...k.source],
+      source: k.source.map((x) => portable(x)),
       ...(stats
         ? { kind: stats.kind, ops: stats.ops, bytesRead: stats.bytesRead, bytesWritten: stats.bytesWritten, flops: stats.flops }
         : {}),

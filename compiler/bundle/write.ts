@@ -11,7 +11,7 @@ import type { ParamInfo } from "../ir/types.ts";
 import { loadCheckpoint } from "../../runtime/io/checkpoint.ts";
 import { type TensorToWrite, writeSafetensors } from "../../runtime/io/safetensors.ts";
 import type { BundleCode } from "./entry.ts";
-import { kernelFile, type Manifest } from "./manifest.ts";
+import { kernelFile, type Manifest, portable } from "./manifest.ts";
 
 export interface BundleFiles {
   readonly manifest: Manifest;
@@ -75,7 +75,12 @@ export function writeBundle(dir: string, files: BundleFiles): { bytes: number } 
   }
   try {
     put("manifest.json", `${JSON.stringify(files.manifest, null, 1)}\n`);
-    for (const k of files.kernels) put(kernelFile(k.name), k.wgsl);
+    // Only the header comments hold paths; code never does.
+    for (const k of files.kernels)
+      put(
+        kernelFile(k.name),
+        k.wgsl.replace(/^\/\/.*$/gm, (line) => portable(line)),
+      );
     for (const [name, text] of Object.entries(files.code)) put(name, text);
     if (files.weights) {
       writeSafetensors(join(temp, "weights.safetensors"), files.weights, { format: "pt", source: "ivc compile" });
