@@ -69,7 +69,7 @@ export function registerTrain(program: Command): void {
     .action(async (file: string, flags: TrainFlags) => {
       assertReadable(file);
       if (flags.steps !== undefined && flags.epochs !== undefined) throw new UsageError("give either --steps or --epochs, not both");
-      const engine = (flags.engine ?? defaultEngineKind()) as EngineKind;
+      const engine = (flags.engine ?? (await defaultEngineKind())) as EngineKind;
       if (!ENGINE_KINDS.includes(engine)) throw new UsageError(`--engine must be ${ENGINE_KINDS.join(" or ")}, got \`${flags.engine}\``);
       let lr: number | undefined;
       if (flags.lr !== undefined) {

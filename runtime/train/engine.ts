@@ -5,6 +5,8 @@
  */
 import { UserError } from "../../cli/errors.ts";
 import type { Graph, ParamInfo } from "../../compiler/ir/types.ts";
+import { GpuEngine } from "../gpu-train/engine.ts";
+import { NoAdapterError, requestGpu } from "../gpu.ts";
 import { CpuEngine } from "./cpu-engine.ts";
 import type { OptimizerSpec, TrainableParam } from "./optim.ts";
 
@@ -59,15 +61,26 @@ export type EngineKind = "cpu" | "gpu";
 export const ENGINE_KINDS: readonly EngineKind[] = ["cpu", "gpu"];
 
 /** The engine `ivc train` uses without --engine: the GPU engine where an adapter is available, else the CPU. */
-export function defaultEngineKind(): EngineKind {
-  return "cpu";
+export async function defaultEngineKind(): Promise<EngineKind> {
+  try {
+    const gpu = await requestGpu();
+    gpu.destroy();
+    return "gpu";
+  } catch (e) {
+    if (e instanceof NoAdapterError) return "cpu";
+    throw e;
+  }
 }
 
-const GPU_UNAVAILABLE = new UserError("the GPU engine is not available yet", "train with --engine cpu (the reference interpreter) for now");
-
 /** Fails early (before compiling anything) when an engine cannot be built on this machine. */
-export function assertEngineAvailable(kind: EngineKind): void {
-  if (kind === "gpu") throw GPU_UNAVAILABLE;
+export async function assertEngineAvailable(kind: EngineKind): Promise<void> {
+  if (kind !== "gpu") return;
+  try {
+    (await requestGpu()).destroy();
+  } catch (e) {
+    if (e instanceof NoAdapterError) throw new UserError(`--engine gpu: ${e.message}`, `${e.help}; or train with --engine cpu (the reference interpreter)`);
+    throw e;
+  }
 }
 
 /** The one place engines are constructed; the GPU engine is added here. */
@@ -76,6 +89,6 @@ export function createEngine(kind: EngineKind, setup: EngineSetup): TrainEngine 
     case "cpu":
       return new CpuEngine(setup);
     case "gpu":
-      throw GPU_UNAVAILABLE;
+      return new GpuEngine(setup);
   }
 }

@@ -26,7 +26,7 @@ export interface TrainSummary {
 }
 
 export async function runTraining(opts: TrainOptions): Promise<TrainSummary> {
-  assertEngineAvailable(opts.engine);
+  await assertEngineAvailable(opts.engine);
   const sink = opts.diagnostics ?? defaultDiagnosticsSink;
   const stageNames = opts.stage ? [opts.stage] : stagesOf(opts, sink);
   const progress = new Progress(opts.output);

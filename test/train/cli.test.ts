@@ -10,7 +10,7 @@ const tinySet = TINY_SET.flatMap((s) => ["--set", s]);
 describe("ivc train", () => {
   it("trains UniFormerV2 end to end and writes checkpoints, metrics, curves and run.json", () => {
     const out = path.join(tempDir(), "run");
-    const r = ivc("train", "models/uniformerv2.ivm", ...tinySet, "--steps", "6", "--batch", "4", "--eval-every", "3", "--save-every", "3", "--log-every", "2", "--eval-clips", "8", "--out", out);
+    const r = ivc("train", "models/uniformerv2.ivm", ...tinySet, "--engine", "cpu", "--steps", "6", "--batch", "4", "--eval-every", "3", "--save-every", "3", "--log-every", "2", "--eval-clips", "8", "--out", out);
     expect(r.status, r.stderr).toBe(0);
     for (const file of ["checkpoint.safetensors", "checkpoints/step-000003.safetensors", "checkpoints/step-000006.safetensors", "metrics.jsonl", "curves.svg", "run.json"]) {
       expect(fs.existsSync(path.join(out, file)), file).toBe(true);
@@ -30,11 +30,21 @@ describe("ivc train", () => {
     expect(r.stdout).toMatch(/0 frozen/);
   });
 
+  // Lavapipe compiles every kernel of the train and eval programs on first use: minutes under load.
+  it("trains on the GPU engine by default where an adapter exists", { timeout: 300_000 }, () => {
+    const out = path.join(tempDir(), "run");
+    const r = ivc("train", "models/uniformerv2.ivm", ...tinySet, "--steps", "4", "--batch", "4", "--eval-every", "4", "--eval-clips", "8", "--out", out);
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(fs.readFileSync(path.join(out, "run.json"), "utf8")).engine).toMatch(/^gpu/);
+    const rows = fs.readFileSync(path.join(out, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    expect(rows.every((row: { loss: number }) => Number.isFinite(row.loss))).toBe(true);
+  });
+
   it("explains bad requests without a stack trace", () => {
     const out = path.join(tempDir(), "run");
-    const gpu = ivc("train", "models/uniformerv2.ivm", "--engine", "gpu", "--out", out);
-    expect(gpu.status).toBe(1);
-    expect(gpu.stderr).toContain("error: the GPU engine is not available yet");
+    const engine = ivc("train", "models/uniformerv2.ivm", "--engine", "tpu", "--out", out);
+    expect(engine.status).toBe(2);
+    expect(engine.stderr).toContain("--engine must be cpu or gpu");
     const both = ivc("train", "models/uniformerv2.ivm", "--steps", "2", "--epochs", "1");
     expect(both.status).toBe(2);
     const data = ivc("train", "models/uniformerv2.ivm", ...tinySet, "--data", "no/such/annotations.csv", "--out", out);
@@ -45,6 +55,6 @@ describe("ivc train", () => {
     const corrupt = ivc("train", "models/uniformerv2.ivm", ...tinySet, "--resume", "--out", out);
     expect(corrupt.status).toBe(1);
     expect(corrupt.stderr).toMatch(/^error: .*checkpoint\.safetensors/m);
-    for (const r of [gpu, data, corrupt]) expect(r.stderr).not.toMatch(/\n\s+at /);
+    for (const r of [engine, data, corrupt]) expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 });
