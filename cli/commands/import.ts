@@ -9,7 +9,7 @@ import { compileModel } from "../../compiler/pipeline.ts";
 import type { TensorToWrite } from "../../runtime/io/safetensors.ts";
 import { writeSafetensors } from "../../runtime/io/safetensors.ts";
 import { describeLoad, loadWeights } from "../../runtime/weights/load.ts";
-import { UsageError } from "../errors.ts";
+import { UsageError, UserError } from "../errors.ts";
 import { assertReadable, failOnDiagnostics } from "../model-options.ts";
 
 interface ImportFlags {
@@ -67,7 +67,11 @@ export function registerImport(program: Command): void {
         sources: JSON.stringify(loaded.mapped.map((m) => ({ file: m.file, format: m.result.source }))),
         initialised: JSON.stringify(loaded.initialised),
       };
-      writeSafetensors(opts.output, tensors, metadata);
+      try {
+        writeSafetensors(opts.output, tensors, metadata);
+      } catch (e) {
+        throw new UserError(`cannot write ${opts.output}: ${(e as Error).message}`, "choose a writable location with -o");
+      }
       const mapping = describeLoad(loaded);
       if (opts.json) {
         const report = {

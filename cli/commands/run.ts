@@ -113,7 +113,11 @@ export function registerRun(program: Command): void {
       const first = graph.outputs[0]!.name;
       const out = result.outputs.get(first)!;
       if (opts.output) {
-        writeNpy(opts.output, out.data instanceof Float32Array ? { dtype: "f4", shape: out.shape, data: out.data } : { dtype: "i4", shape: out.shape, data: out.data });
+        try {
+          writeNpy(opts.output, out.data instanceof Float32Array ? { dtype: "f4", shape: out.shape, data: out.data } : { dtype: "i4", shape: out.shape, data: out.data });
+        } catch (e) {
+          throw new UserError(`cannot write ${opts.output}: ${(e as Error).message}`, "choose a writable location with --output");
+        }
       }
       const isLogits = out.shape.length === 2 && out.shape[0] === batch && out.data instanceof Float32Array;
       const predictions = isLogits ? topK(out.data, batch, out.shape[1]!, top) : undefined;

@@ -112,6 +112,13 @@ describe("ivc import", () => {
     expect(relativeError(readNpy(npy).data as Float32Array, expected)).toBeLessThan(1e-4);
   });
 
+  it("an unwritable output is a UserError, and -o must be a .safetensors file", async () => {
+    const r = await ivc("import", fixturePath(cls.checkpoint.pth), ...importArgs, "-o", "/proc/ivc-test.safetensors");
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: cannot write \/proc\/ivc-test\.safetensors/);
+    expect((await ivc("import", fixturePath(cls.checkpoint.pth), ...importArgs, "-o", join(dir, "w.pth"))).code).toBe(2);
+  });
+
   it("a pretraining checkpoint needs --init-missing for the classifier head", async () => {
     const pre = fixturePath(parityCase("videomae_tiny_pretrain").checkpoint.pth);
     const out = join(dir, "from-pretrain.safetensors");
