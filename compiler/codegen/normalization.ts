@@ -6,15 +6,15 @@
  */
 import { bindingDecls, f32Lit, grid1d, kernelHeader, LINEAR_WORKGROUP, storage, type AdapterProfile, type Kernel, type KernelBinding } from "./kernel.ts";
 import { columnPartials, stridedReduce } from "./reduce.ts";
-import { rowProgram } from "./row-program.ts";
+import { rowProgram, type RowSchedule } from "./row-program.ts";
 
 export interface RowShape {
   readonly rows: number;
   readonly length: number;
   readonly name?: string;
   readonly source?: readonly string[];
-  /** Force a schedule (tests); default follows the profile. */
-  readonly workgroupPerRow?: boolean;
+  /** Force a schedule (tests, benchmarks); default follows the profile. */
+  readonly schedule?: RowSchedule;
 }
 
 /** y = softmax(x * scale) over the last axis. Bindings: x -> y. */
@@ -36,7 +36,7 @@ export function softmax(p: RowShape & { scale?: number }, profile: AdapterProfil
       source: p.source,
     },
     profile,
-    p.workgroupPerRow,
+    p.schedule,
   );
 }
 
@@ -55,7 +55,7 @@ export function softmaxBackward(p: RowShape & { scale?: number }, profile: Adapt
       source: p.source,
     },
     profile,
-    p.workgroupPerRow,
+    p.schedule,
   );
 }
 
@@ -100,7 +100,7 @@ export function layerNorm(p: LayerNormParams, profile: AdapterProfile): Kernel {
       source: p.source,
     },
     profile,
-    p.workgroupPerRow,
+    p.schedule,
   );
 }
 
@@ -132,7 +132,7 @@ export interface LayerNormBackwardKernels {
  */
 export function layerNormBackward(p: LayerNormBackwardParams, profile: AdapterProfile): LayerNormBackwardKernels {
   const base = p.name ?? `layernorm_bwd_${p.rows}x${p.length}`;
-  const fused = profile.software && profile.subgroups && profile.subgroupSize === FUSED_ROWS && p.workgroupPerRow !== true;
+  const fused = profile.software && profile.subgroups && profile.subgroupSize === FUSED_ROWS && (p.schedule === undefined || p.schedule === "subgroup");
   if (fused) {
     const chunks = Math.ceil(p.rows / FUSED_ROWS);
     return { dx: fusedLayerNormBackward(p, base, chunks), finalize: paramSum(p, base, chunks, profile), chunks };
@@ -234,7 +234,7 @@ function separateLayerNormBackward(p: LayerNormBackwardParams, base: string, pro
       source: p.source,
     },
     profile,
-    p.workgroupPerRow,
+    p.schedule,
   );
   const chunkRows = p.chunkRows ?? 32;
   const partials = columnPartials({

@@ -64,8 +64,25 @@ function usedInputs(p: RowProgram, pass: RowPass): string[] {
   return p.inputs.filter((n) => new RegExp(`\\bv_${n}\\b`).test(text));
 }
 
-/** `workgroupPerRow` overrides the profile's choice (tests exercise both schedules). */
-export function rowProgram(p: RowProgram, profile: AdapterProfile, workgroupPerRow = !profile.software && p.length >= 64): Kernel {
+/**
+ * lane: one invocation per row. subgroup (lavapipe with subgroups of 8): the 8 lanes of a subgroup
+ * share a row, so each load instruction reads 8 neighbouring floats, and subgroupAdd/Max combine.
+ * workgroup: 128 threads per row with a shared-memory tree (discrete GPUs).
+ */
+export type RowSchedule = "lane" | "subgroup" | "workgroup";
+
+/**
+ * On lavapipe a load costs the same gathered or contiguous, so lane-per-row (no cross-lane traffic,
+ * no assumption about subgroup layout) is the default; the subgroup schedule measured no better.
+ */
+export function defaultRowSchedule(profile: AdapterProfile, length: number): RowSchedule {
+  if (!profile.software) return length >= 64 ? "workgroup" : "lane";
+  return "lane";
+}
+
+const SUB = 8;
+
+export function rowProgram(p: RowProgram, profile: AdapterProfile, schedule: RowSchedule = defaultRowSchedule(profile, p.length)): Kernel {
   const source = p.source ?? [];
   const bindings: KernelBinding[] = [
     ...p.inputs.map((n) => storage(n, "read")),
@@ -78,39 +95,58 @@ export function rowProgram(p: RowProgram, profile: AdapterProfile, workgroupPerR
   const body: string[] = [];
   body.push(`  let base = r * ${N}u;`);
   for (const n of p.rowInputs ?? []) body.push(`  let r_${n} = ${n}[r];`);
+  const loops: Record<RowSchedule, string> = {
+    lane: `for (var j = 0u; j < ${N}u; j++)`,
+    subgroup: `for (var j = sl; j < ${N}u; j += ${SUB}u)`,
+    workgroup: `for (var j = lane; j < ${N}u; j += ${ROW_WG}u)`,
+  };
+  // Subgroups past the last row run on a copy of it (subgroup ops need every lane) and store nothing.
+  const guard = (stmt: string) => (schedule === "subgroup" ? `if (valid) { ${stmt} }` : stmt);
   for (const pass of p.passes) {
     const red = pass.reduce ?? [];
     for (const rd of red) body.push(`  var ${rd.name} = ${identity(rd.op)};`);
-    const loop = workgroupPerRow ? `for (var j = lane; j < ${N}u; j += ${ROW_WG}u)` : `for (var j = 0u; j < ${N}u; j++)`;
-    body.push(`  ${loop} {`);
+    body.push(`  ${loops[schedule]} {`);
     for (const n of usedInputs(p, pass)) body.push(`    let v_${n} = ${n}[base + j];`);
     for (const l of pass.lets ?? []) body.push(`    ${l}`);
     for (const rd of red) body.push(`    ${rd.name} = ${combine(rd.op, rd.name, `(${rd.expr})`)};`);
-    for (const s of pass.store ?? []) body.push(`    ${s.buffer}[base + j] = ${s.expr};`);
+    for (const st of pass.store ?? []) body.push(`    ${guard(`${st.buffer}[base + j] = ${st.expr};`)}`);
     body.push("  }");
-    if (workgroupPerRow) {
-      for (const rd of red) body.push(...treeReduce(rd));
-    }
+    if (schedule === "workgroup") for (const rd of red) body.push(...treeReduce(rd));
+    if (schedule === "subgroup") for (const rd of red) body.push(`  ${rd.name} = ${rd.op === "sum" ? "subgroupAdd" : "subgroupMax"}(${rd.name});`);
     for (const t of pass.then ?? []) body.push(`  ${t}`);
-    for (const s of pass.rowStore ?? []) body.push(workgroupPerRow ? `  if (lane == 0u) { ${s.buffer}[r] = ${s.expr}; }` : `  ${s.buffer}[r] = ${s.expr};`);
+    for (const st of pass.rowStore ?? []) {
+      const stmt = `${st.buffer}[r] = ${st.expr};`;
+      body.push(schedule === "workgroup" ? `  if (lane == 0u) { ${stmt} }` : schedule === "subgroup" ? `  if (valid && sl == 0u) { ${stmt} }` : `  ${stmt}`);
+    }
   }
-  const needsShared = workgroupPerRow && p.passes.some((ps) => (ps.reduce ?? []).length > 0);
+  const needsShared = schedule === "workgroup" && p.passes.some((ps) => (ps.reduce ?? []).length > 0);
   const text = body.join("\n");
-  const schedule = workgroupPerRow ? `one workgroup of ${ROW_WG} per row` : "one lane per row";
-  const wgsl = `${kernelHeader(p.name, `${p.description}; [${p.rows}, ${N}], ${schedule}`, source)}
+  const describe: Record<RowSchedule, string> = {
+    lane: "one lane per row",
+    subgroup: `one subgroup of ${SUB} per row`,
+    workgroup: `one workgroup of ${ROW_WG} per row`,
+  };
+  const prologue: Record<RowSchedule, string> = {
+    lane: `  let r = ${LINEAR_WORKGROUP} * ${LANE_WG}u + lane;
+  if (r >= ${p.rows}u) { return; }`,
+    // Assumes subgroups are consecutive runs of 8 invocation indices, as on lavapipe (the only
+    // adapter this schedule is picked for).
+    subgroup: `  let rRaw = (${LINEAR_WORKGROUP} * ${LANE_WG}u + lane) / ${SUB}u;
+  let valid = rRaw < ${p.rows}u;
+  let r = min(rRaw, ${p.rows - 1}u);`,
+    workgroup: `  let r = ${LINEAR_WORKGROUP};
+  if (r >= ${p.rows}u) { return; }`,
+  };
+  const wgSize = schedule === "workgroup" ? ROW_WG : LANE_WG;
+  const rowsPerGroup = schedule === "workgroup" ? 1 : schedule === "subgroup" ? LANE_WG / SUB : LANE_WG;
+  const wgsl = `${kernelHeader(p.name, `${p.description}; [${p.rows}, ${N}], ${describe[schedule]}`, source, schedule === "subgroup" ? ["subgroups"] : [])}
 ${bindingDecls(bindings)}
 ${needsShared ? `\nvar<workgroup> red: array<f32, ${ROW_WG}>;\n` : ""}
 ${helpersFor(text)}
 
-@compute @workgroup_size(${workgroupPerRow ? ROW_WG : LANE_WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
-${
-  workgroupPerRow
-    ? `  let r = ${LINEAR_WORKGROUP};
-  if (r >= ${p.rows}u) { return; }`
-    : `  let r = ${LINEAR_WORKGROUP} * ${LANE_WG}u + lane;
-  if (r >= ${p.rows}u) { return; }`
-}
+@compute @workgroup_size(${wgSize})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lane: u32${schedule === "subgroup" ? ", @builtin(subgroup_invocation_id) sl: u32" : ""}) {
+${prologue[schedule]}
 ${text}
 }
 `;
@@ -118,8 +154,8 @@ ${text}
     name: p.name,
     wgsl,
     entryPoint: "main",
-    workgroupSize: [workgroupPerRow ? ROW_WG : LANE_WG, 1, 1],
-    dispatch: (rows = p.rows) => grid1d(workgroupPerRow ? rows : ceilDiv(rows, LANE_WG)),
+    workgroupSize: [wgSize, 1, 1],
+    dispatch: (rows = p.rows) => grid1d(ceilDiv(rows, rowsPerGroup)),
     bindings,
     source,
   };

@@ -6,6 +6,7 @@ import {
   softmaxBackward,
 } from "../../compiler/codegen/normalization.ts";
 import { stridedReduce } from "../../compiler/codegen/reduce.ts";
+import type { RowSchedule } from "../../compiler/codegen/row-program.ts";
 import {
   openHarness,
   randomArray,
@@ -19,7 +20,7 @@ beforeAll(async () => {
 });
 afterAll(() => h?.destroy());
 
-const schedules = [false, true];
+const schedules: RowSchedule[] = ["lane", "subgroup", "workgroup"];
 const shapes: [number, number][] = [
   [1, 1],
   [7, 13],
@@ -72,7 +73,7 @@ function layerNormRef(
 }
 
 describe("softmax", () => {
-  it("forward and backward match the reference on odd shapes, both schedules", async () => {
+  it("forward and backward match the reference on odd shapes, every schedule", async () => {
     let seed = 10;
     for (const wg of schedules) {
       for (const [R, N] of shapes) {
@@ -82,11 +83,11 @@ describe("softmax", () => {
         const out = await h.run(
           [
             softmax(
-              { rows: R, length: N, scale, workgroupPerRow: wg },
+              { rows: R, length: N, scale, schedule: wg },
               h.profile,
             ),
             softmaxBackward(
-              { rows: R, length: N, scale, workgroupPerRow: wg },
+              { rows: R, length: N, scale, schedule: wg },
               h.profile,
             ),
           ],
@@ -109,7 +110,7 @@ describe("softmax", () => {
 });
 
 describe("layernorm", () => {
-  it("forward with a residual add matches, both schedules", async () => {
+  it("forward with a residual add matches, every schedule", async () => {
     let seed = 30;
     for (const wg of schedules) {
       for (const [R, N] of shapes.slice(1)) {
@@ -125,7 +126,7 @@ describe("layernorm", () => {
                 length: N,
                 eps: 1e-5,
                 residual: true,
-                workgroupPerRow: wg,
+                schedule: wg,
               },
               h.profile,
             ),
@@ -145,8 +146,8 @@ describe("layernorm", () => {
 
   const variants = [
     { label: "fused dx + subgroup partials", wg: undefined, subgroups: true },
-    { label: "lane per row + partials kernel", wg: false, subgroups: false },
-    { label: "workgroup per row + partials kernel", wg: true, subgroups: true },
+    { label: "lane per row + partials kernel", wg: "lane" as const, subgroups: false },
+    { label: "workgroup per row + partials kernel", wg: "workgroup" as const, subgroups: true },
   ];
   for (const { label, wg, subgroups } of variants) {
     it(`backward gives dx (plus an incoming residual gradient), dgamma and dbeta (${label})`, async () => {
@@ -168,7 +169,7 @@ describe("layernorm", () => {
               length: N,
               addGrad: true,
               chunkRows: 16,
-              workgroupPerRow: wg,
+              schedule: wg,
             },
             { ...h.profile, subgroups: subgroups && h.profile.subgroups },
           );
