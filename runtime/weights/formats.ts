@@ -14,6 +14,7 @@ export type SourceFormat =
   | "uniformerv2" // official UniFormerV2 `.pyth` (`backbone.` prefix), flat or under `model_state`
   | "uniformerv2-mmaction" // mmaction2 conversion: `backbone.transformer.norm`, `cls_head.fc_cls`
   | "clip-visual" // an OpenAI CLIP state dict (`visual.` tower, 2-D conv1, maybe the text tower)
+  | "clip-extracted" // CLIP's visual tower as UniFormerV2's extract_clip writes it: no prefix, 2-D conv1
   | "internvideo-mm" // InternVideo-MM Lightning checkpoint (`clip.` prefix under `state_dict`)
   | "videomae" // VideoMAE fine-tuned classifier (`patch_embed`, `blocks`, `fc_norm`, `head`)
   | "videomae-pretrain" // VideoMAE pretraining (`encoder.`, `decoder.`, `encoder_to_decoder`, `mask_token`)
@@ -23,6 +24,7 @@ export const SOURCE_DESCRIPTIONS: Readonly<Record<SourceFormat, string>> = {
   uniformerv2: "official UniFormerV2 checkpoint (backbone.*)",
   "uniformerv2-mmaction": "mmaction2 UniFormerV2 checkpoint (backbone.*, cls_head.fc_cls)",
   "clip-visual": "OpenAI CLIP checkpoint (visual.* tower)",
+  "clip-extracted": "CLIP visual tower without prefix (UniFormerV2 extract_clip: conv1, class_embedding, ...)",
   "internvideo-mm": "InternVideo-MM checkpoint (clip.*)",
   videomae: "VideoMAE fine-tuned classifier (patch_embed, blocks, fc_norm, head)",
   "videomae-pretrain": "VideoMAE pretraining checkpoint (encoder.*, decoder.*)",
@@ -59,18 +61,22 @@ function textTowerRules(drop: string): Rule[] {
 
 const CLIP_META_RULES: Rule[] = ["input_resolution", "context_length", "vocab_size"].map((from) => ({ from, exact: true, drop: CLIP_META }));
 
-/** CLIP's visual tower into a UniFormerV2 backbone placed at `to` (`backbone.` or `mml.backbone.`). */
-function clipVisualRules(to: string, keepHead: boolean): Rule[] {
+/**
+ * CLIP's visual tower (keys under `from`: `visual.` in a CLIP state dict, nothing in an extract_clip
+ * file) into a UniFormerV2 backbone placed at `to` (`backbone.` or `mml.backbone.`). InternVideo keeps
+ * CLIP's final LayerNorm and projection (`keepHead`); UniFormerV2 has neither.
+ */
+function clipVisualRules(from: string, to: string, keepHead: boolean): Rule[] {
   const head: Rule[] = keepHead
     ? [
-        { from: "visual.proj", exact: true, to: "visual_proj" },
-        { from: "visual.ln_post.", to: "visual_ln_post." },
+        { from: `${from}proj`, exact: true, to: "visual_proj" },
+        { from: `${from}ln_post.`, to: "visual_ln_post." },
       ]
     : [
-        { from: "visual.proj", exact: true, drop: "CLIP's projection to the joint embedding; UniFormerV2 does not use it" },
-        { from: "visual.ln_post.", drop: "CLIP's final visual LayerNorm; UniFormerV2 does not use it" },
+        { from: `${from}proj`, exact: true, drop: "CLIP's projection to the joint embedding; UniFormerV2 does not use it" },
+        { from: `${from}ln_post.`, drop: "CLIP's final visual LayerNorm; UniFormerV2 does not use it" },
       ];
-  return [{ from: "visual.conv1.weight", exact: true, to: `${to}conv1.weight`, inflate: true }, ...head, { from: "visual.", to }];
+  return [{ from: `${from}conv1.weight`, exact: true, to: `${to}conv1.weight`, inflate: true }, ...head, { from, to }];
 }
 
 function mmactionRules(to: string): Rule[] {
@@ -90,7 +96,8 @@ export function rulesFor(source: SourceFormat, target: TargetFamily): Rule[] | u
     case "uniformerv2":
       if (source === "uniformerv2") return [{ from: "backbone.", to: "backbone." }];
       if (source === "uniformerv2-mmaction") return mmactionRules("backbone.");
-      if (source === "clip-visual") return [...clipVisualRules("backbone.", false), ...textTowerRules(CLIP_TEXT), ...CLIP_META_RULES];
+      if (source === "clip-visual") return [...clipVisualRules("visual.", "backbone.", false), ...textTowerRules(CLIP_TEXT), ...CLIP_META_RULES];
+      if (source === "clip-extracted") return clipVisualRules("", "backbone.", false);
       if (source === "internvideo-mm") {
         return [
           { from: "clip.visual.conv1.weight", exact: true, to: "backbone.conv1.weight", inflate: true },
@@ -128,13 +135,14 @@ export function rulesFor(source: SourceFormat, target: TargetFamily): Rule[] | u
       if (source === "uniformerv2-mmaction") return mmactionRules("mml.backbone.");
       if (source === "clip-visual") {
         return [
-          ...clipVisualRules("mml.backbone.", true),
+          ...clipVisualRules("visual.", "mml.backbone.", true),
           { from: "token_embedding.", drop: BPE },
           { from: "logit_scale", exact: true, to: "logit_scale" },
           ...CLIP_META_RULES,
           { from: "", to: "text." },
         ];
       }
+      if (source === "clip-extracted") return clipVisualRules("", "mml.backbone.", true);
       if (source === "internvideo-mm") {
         return [
           { from: "clip.visual.conv1.weight", exact: true, to: "mml.backbone.conv1.weight", inflate: true },
@@ -179,6 +187,7 @@ export function detectSource(keys: readonly string[]): SourceFormat {
   const has = (k: string) => set.has(k);
   if (keys.some((k) => k.startsWith("clip.visual."))) return "internvideo-mm";
   if (has("visual.conv1.weight")) return "clip-visual";
+  if (has("conv1.weight") && has("class_embedding")) return "clip-extracted";
   if (has("backbone.conv1.weight")) {
     return has("backbone.transformer.norm.weight") || has("cls_head.fc_cls.weight") ? "uniformerv2-mmaction" : "uniformerv2";
   }

@@ -127,7 +127,7 @@ export function combine(mapped: readonly { file: string; result: MappedCheckpoin
 function help(mapped: readonly { result: MappedCheckpoint }[], { missing, misshaped, extra }: { missing: boolean; misshaped: boolean; extra: boolean }): string {
   const hints: string[] = [];
   if (misshaped) hints.push("the checkpoint was trained with another configuration: pick the matching --preset or --set (width, layers, patch, frames, classes, lmhra, temporal_downsample)");
-  const partial = mapped.some((m) => ["clip-visual", "videomae-pretrain", "internvideo-mm"].includes(m.result.source) || m.result.target === "internvideo");
+  const partial = mapped.some((m) => ["clip-visual", "clip-extracted", "videomae-pretrain", "internvideo-mm"].includes(m.result.source) || m.result.target === "internvideo");
   if (missing && partial) hints.push("this checkpoint holds only part of the model; pass --init-missing to initialise the rest from the model's @init");
   else if (missing) hints.push("check --preset/--set, or pass --init-missing to initialise the missing parameters from their @init");
   if (extra) hints.push("unused keys usually mean another configuration (check --preset/--set); pass --ignore-extra to load anyway");

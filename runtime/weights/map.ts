@@ -138,6 +138,7 @@ function suggestion(source: SourceFormat): string {
     case "uniformerv2":
     case "uniformerv2-mmaction":
     case "clip-visual":
+    case "clip-extracted":
       return "load it into models/uniformerv2.ivm or models/internvideo.ivm";
     case "internvideo-mm":
       return "load it into models/internvideo.ivm (or its visual tower into models/uniformerv2.ivm)";

@@ -78,6 +78,19 @@ describe("CLIP visual towers", () => {
     expect(r.missing.some((m) => m.path.startsWith("backbone.transformer.resblocks.0.attn"))).toBe(false);
   });
 
+  it("an extract_clip file (no prefix, no proj/ln_post) is inflated and loaded the same way", () => {
+    const extracted = rekey(clipStateDict(), (k) => (k.startsWith("visual.") && k !== "visual.proj" && !k.startsWith("visual.ln_post") ? k.slice(7) : undefined));
+    const params = caseParams("uniformerv2_ssv2_tiny");
+    const r = mapCheckpoint(extracted, params);
+    expect(r.source).toBe("clip-extracted");
+    expect(r.extra).toEqual([]);
+    expect(r.misshaped).toEqual([]);
+    const viaClip = mapCheckpoint(clipStateDict(), params);
+    expect(r.weights.get("backbone.conv1.weight")).toEqual(viaClip.weights.get("backbone.conv1.weight"));
+    expect([...r.weights.keys()]).toEqual([...viaClip.weights.keys()]);
+    expect(r.missing).toEqual(viaClip.missing);
+  });
+
   it("a 1-tap target receives the 2-D kernel unchanged", () => {
     const clip = clipStateDict();
     const r = mapCheckpoint(clip, caseParams("uniformerv2_k400_tiny"));
