@@ -1,6 +1,9 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { bundleCode } from "../../compiler/bundle/entry.ts";
+import { compileBundle } from "../../compiler/bundle/index.ts";
+import { LAVAPIPE_PROFILE } from "../../compiler/codegen/kernel.ts";
 import { interpret } from "../../compiler/interp/index.ts";
 import { compileModel } from "../../compiler/pipeline.ts";
 import { clipGradNorm, Optimizer, optimizerFromCall } from "../../runtime/train/optim.ts";
@@ -94,20 +97,83 @@ console.log(JSON.stringify({ loss, after, losses }));
     expect(got.losses.at(-1)!).toBeLessThan(got.loss);
   });
 
-  it("a stage's freezes and SGD reach the manifest: no gradient or update for frozen parameters", () => {
-    const bundle = join(work.dir, "probe");
-    const r = ivc("compile", TOY, "--stage", "probe", "--train", "--batch", "2", "-o", bundle);
+  it("BatchNorm running statistics and SGD momentum over two steps match the interpreter + reference SGD", () => {
+    const file = "test/bundle/fixtures/toy-bn.ivm";
+    const bundle = join(work.dir, "bn");
+    const r = ivc("compile", file, "--stage", "fit", "--train", "-o", bundle);
     expect(r.status, r.stderr).toBe(0);
-    const m = JSON.parse(readFileSync(join(bundle, "manifest.json"), "utf8"));
+    const compiled = compileModel(file, { stage: "fit", differentiate: true });
+    const graph = compiled.graph!;
+    const params: Record<string, Float32Array> = {};
+    graph.params.forEach(
+      (p, k) =>
+        (params[p.path] = randomArray(
+          (p.shape as number[]).reduce((a, b) => a * b, 1),
+          40 + k,
+        )),
+    );
+    params["bn.running_var"] = params["bn.running_var"]!.map((x) => 1 + Math.abs(x));
+    const clip = randomArray(4 * 3 * 2 * 4 * 4, 41);
+    const label = Int32Array.from([0, 2, 1, 1]);
+    writeFileSync(
+      join(work.dir, "bn-params.json"),
+      JSON.stringify({
+        params: Object.fromEntries(Object.entries(params).map(([k, v]) => [k, [...v]])),
+        clip: [...clip],
+        label: [...label],
+      }),
+    );
+    const got = runNode<Record<string, number[]>>(
+      work.dir,
+      "run-bn.mjs",
+      `import { readFileSync } from "node:fs";
+import { load } from "./bn/index.js";
+const d = JSON.parse(readFileSync(new URL("./bn-params.json", import.meta.url), "utf8"));
+const m = await load({ weights: d.params });
+const batch = { clip: d.clip, label: d.label };
+m.step(batch, { lr: 0.1, step: 0 });
+m.step(batch, { lr: 0.05, step: 1 });
+const out = {};
+for (const path of Object.keys(d.params)) out[path] = [...(await m.parameter(path))];
+m.destroy();
+console.log(JSON.stringify(out));
+`,
+    );
+
+    const values = new Map(Object.entries(params).map(([k, v]) => [k, Float32Array.from(v)]));
+    const trainable = graph.outputs.filter((o) => o.name.startsWith("grad:")).map((o) => o.name.slice(5));
+    const info = new Map(graph.params.map((p) => [p.path, p]));
+    const opt = new Optimizer(
+      optimizerFromCall(compiled.elaborated!.stage!.optim),
+      trainable.map((p) => ({ path: p, decay: info.get(p)!.decay, lrScale: 1 })),
+      new Map(trainable.map((p) => [p, values.get(p)!.length])),
+    );
+    [0.1, 0.05].forEach((lr, t) => {
+      const ref = interpret(graph, { inputs: { clip, label }, params: Object.fromEntries(values), dims: { B: 4 } });
+      for (const o of graph.outputs.filter((x) => x.name.startsWith("state:")))
+        values.set(o.name.slice(6), Float32Array.from(ref[o.name]!.data));
+      opt.update(values, new Map(trainable.map((p) => [p, Float32Array.from(ref[`grad:${p}`]!.data)])), lr, t + 1);
+    });
+    expect(relError(got["bn.running_mean"]!, values.get("bn.running_mean")!)).toBeLessThan(1e-5);
+    expect(relError(got["bn.running_var"]!, values.get("bn.running_var")!)).toBeLessThan(1e-5);
+    expect(got["bn.running_mean"]).not.toEqual([...params["bn.running_mean"]!]);
+    for (const p of trainable) expect(relError(got[p]!, values.get(p)!), p).toBeLessThan(1e-4);
+  });
+
+  it("a stage's freezes and SGD reach the manifest: no gradient or update for frozen parameters", async () => {
+    // In-process: the same compileBundle/bundleCode `ivc compile` runs, without a process and a device.
+    const adapter = async () => ({ profile: LAVAPIPE_PROFILE, name: "test" });
+    const result = await compileBundle({ file: TOY, stage: "probe", train: true, batch: 2, adapter });
+    expect(result.failed).toBeUndefined();
+    const m = result.manifest!;
     expect(m.batch).toBe(2);
-    expect(m.optimizer.kind).toBe("sgd");
-    expect(m.optimizer.clipGradNorm).toBe(0);
-    expect(m.optimizer.trainable).not.toContain("embed.weight");
-    expect(m.parameters.find((p: { path: string }) => p.path === "embed.weight").frozen).toBe(true);
-    const updates = m.kernels.filter((k: { pass: string }) => k.pass === "optimizer").map((k: { name: string }) => k.name);
-    expect(updates.length).toBe(m.optimizer.trainable.length);
-    expect(updates.some((n: string) => n.includes("embed"))).toBe(false);
-    const ts = readFileSync(join(bundle, "index.ts"), "utf8");
+    expect(m.optimizer).toMatchObject({ kind: "sgd", clipGradNorm: 0 });
+    expect(m.optimizer!.trainable).not.toContain("embed.weight");
+    expect(m.parameters.find((p) => p.path === "embed.weight")!.frozen).toBe(true);
+    const updates = m.kernels.filter((k) => k.pass === "optimizer").map((k) => k.name);
+    expect(updates.length).toBe((m.optimizer!.trainable as string[]).length);
+    expect(updates.some((n) => n.includes("embed"))).toBe(false);
+    const ts = (await bundleCode(m))["index.ts"];
     expect(ts).toMatch(/step\(batch: Inputs, options: StepOptions\): void;/);
     expect(ts).toMatch(/loss\(\): Promise<number>;/);
     expect(ts).toMatch(/readonly label: Int32Array \| ArrayLike<number>;/);
