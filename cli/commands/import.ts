@@ -31,15 +31,22 @@ export function registerImport(program: Command): void {
     .option("--model <file>", "the .ivm model file the weights are for")
     .option("--model-name <name>", "which model of the file, when it declares several")
     .option("--preset <name>", "configure the model with this preset")
-    .option("--set <key=value>", "override a config value (repeatable)", (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option(
+      "--set <key=value>",
+      "override a config value (repeatable)",
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    )
     .option("-o, --output <file>", "the safetensors file to write")
     .option("--init-missing", "initialise parameters the checkpoints lack from their @init (seed 0) instead of failing")
     .option("--ignore-extra", "convert although some checkpoint keys are not used by the model")
     .option("--json", "print the mapping report as JSON")
     .action((checkpoints: string[], opts: ImportFlags) => {
-      if (!opts.model) throw new UsageError("--model is required: the .ivm file the weights are for (e.g. --model models/uniformerv2.ivm)");
+      if (!opts.model)
+        throw new UsageError("--model is required: the .ivm file the weights are for (e.g. --model models/uniformerv2.ivm)");
       if (!opts.output) throw new UsageError("-o/--output is required: the .safetensors file to write");
-      if (!/\.safetensors$/i.test(opts.output)) throw new UsageError(`the output must be a .safetensors file, got \`${opts.output}\``);
+      if (!/\.safetensors$/i.test(opts.output))
+        throw new UsageError(`the output must be a .safetensors file, got \`${opts.output}\``);
       assertReadable(opts.model);
       const compiled = compileModel(opts.model, { preset: opts.preset, set: opts.set, model: opts.modelName });
       failOnDiagnostics(compiled);
@@ -79,12 +86,22 @@ export function registerImport(program: Command): void {
           model: modelName,
           tensors: tensors.size,
           values,
-          sources: loaded.mapped.map((m) => ({ file: m.file, format: m.result.source, target: m.result.target, applied: m.result.applied, dropped: m.result.dropped, extra: m.result.extra, regenerated: m.result.regenerated })),
+          sources: loaded.mapped.map((m) => ({
+            file: m.file,
+            format: m.result.source,
+            target: m.result.target,
+            applied: m.result.applied,
+            dropped: m.result.dropped,
+            extra: m.result.extra,
+            regenerated: m.result.regenerated,
+          })),
           initialised: loaded.initialised,
         };
         process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
         return;
       }
-      process.stdout.write(`${mapping.join("\n")}\nwrote ${tensors.size} tensors (${values.toLocaleString("en-US")} values) to ${opts.output}\n`);
+      process.stdout.write(
+        `${mapping.join("\n")}\nwrote ${tensors.size} tensors (${values.toLocaleString("en-US")} values) to ${opts.output}\n`,
+      );
     });
 }

@@ -31,7 +31,10 @@ interface RunFlags {
 const collect = (v: string, acc: string[]) => [...acc, v];
 
 /** `--input PATH` feeds the model's first input (the clip); `--input NAME=PATH` any named input. */
-async function gatherInputs(graph: Graph, specs: readonly string[]): Promise<{ inputs: Record<string, Float32Array | Int32Array>; batch: number; files: Record<string, string[]> }> {
+async function gatherInputs(
+  graph: Graph,
+  specs: readonly string[],
+): Promise<{ inputs: Record<string, Float32Array | Int32Array>; batch: number; files: Record<string, string[]> }> {
   const byName = new Map<string, string[]>();
   const names = graph.inputs.map((i) => i.name);
   for (const spec of specs) {
@@ -43,7 +46,10 @@ async function gatherInputs(graph: Graph, specs: readonly string[]): Promise<{ i
   const lacking = graph.inputs.filter((i) => !byName.has(i.name));
   if (lacking.length) {
     const show = (i: InputInfo) => `${i.name}: ${i.dtype}[${i.shape.join(", ")}]`;
-    throw new UserError(`the model also takes ${lacking.map(show).join(", ")}`, `give ${lacking.map((i) => `--input ${i.name}=FILE.npy`).join(" ")}`);
+    throw new UserError(
+      `the model also takes ${lacking.map(show).join(", ")}`,
+      `give ${lacking.map((i) => `--input ${i.name}=FILE.npy`).join(" ")}`,
+    );
   }
   const inputs: Record<string, Float32Array | Int32Array> = {};
   let batch: number | undefined;
@@ -54,7 +60,10 @@ async function gatherInputs(graph: Graph, specs: readonly string[]): Promise<{ i
     for (const f of files) parts.push(await readInput(f, input));
     const joined = concatBatch(parts);
     if (batch !== undefined && joined.batch !== batch) {
-      throw new UserError(`\`${input.name}\` holds ${joined.batch} samples but \`${batchFrom}\` holds ${batch}`, "every input needs the same batch size B");
+      throw new UserError(
+        `\`${input.name}\` holds ${joined.batch} samples but \`${batchFrom}\` holds ${batch}`,
+        "every input needs the same batch size B",
+      );
     }
     batch = joined.batch;
     batchFrom = input.name;
@@ -71,8 +80,18 @@ export function registerRun(program: Command): void {
     .option("--preset <name>", "configure the model with this preset")
     .option("--set <key=value>", "override a config value (repeatable)", collect, [] as string[])
     .option("--model <name>", "which model of the file, when it declares several")
-    .option("--weights <file>", "checkpoint: official .pth/.pyth/.ckpt or safetensors (repeatable: parts of one model)", collect, [] as string[])
-    .option("--input <path>", "clip .npy [B,3,T,H,W] in [0,1], a video file or a frame folder; NAME=FILE.npy for other inputs (repeatable)", collect, [] as string[])
+    .option(
+      "--weights <file>",
+      "checkpoint: official .pth/.pyth/.ckpt or safetensors (repeatable: parts of one model)",
+      collect,
+      [] as string[],
+    )
+    .option(
+      "--input <path>",
+      "clip .npy [B,3,T,H,W] in [0,1], a video file or a frame folder; NAME=FILE.npy for other inputs (repeatable)",
+      collect,
+      [] as string[],
+    )
     .option("--output <file.npy>", "write the model's first output")
     .option("--json", "print JSON (predictions, output shape, mapping) on stdout")
     .option("--engine <engine>", "gpu (Dawn; falls back to cpu without an adapter) or cpu (reference interpreter)", "gpu")
@@ -81,7 +100,8 @@ export function registerRun(program: Command): void {
     .option("--ignore-extra", "load although some checkpoint keys are not used by the model")
     .action(async (file: string, opts: RunFlags) => {
       assertReadable(file);
-      if (opts.engine !== "gpu" && opts.engine !== "cpu") throw new UsageError(`--engine must be gpu or cpu, got \`${opts.engine}\``);
+      if (opts.engine !== "gpu" && opts.engine !== "cpu")
+        throw new UsageError(`--engine must be gpu or cpu, got \`${opts.engine}\``);
       const top = Number(opts.top);
       if (!Number.isInteger(top) || top < 1) throw new UsageError(`--top must be a positive integer, got \`${opts.top}\``);
       if (opts.weights.length === 0) throw new UsageError("--weights is required (a checkpoint file; see docs/checkpoints.md)");
@@ -114,7 +134,12 @@ export function registerRun(program: Command): void {
       const out = result.outputs.get(first)!;
       if (opts.output) {
         try {
-          writeNpy(opts.output, out.data instanceof Float32Array ? { dtype: "f4", shape: out.shape, data: out.data } : { dtype: "i4", shape: out.shape, data: out.data });
+          writeNpy(
+            opts.output,
+            out.data instanceof Float32Array
+              ? { dtype: "f4", shape: out.shape, data: out.data }
+              : { dtype: "i4", shape: out.shape, data: out.data },
+          );
         } catch (e) {
           throw new UserError(`cannot write ${opts.output}: ${(e as Error).message}`, "choose a writable location with --output");
         }
@@ -137,9 +162,13 @@ export function registerRun(program: Command): void {
         process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
         return;
       }
-      const lines: string[] = [`${modelName} on ${result.engine}${result.adapter ? ` (${result.adapter})` : ""}: ${first} [${out.shape.join(", ")}]`];
+      const lines: string[] = [
+        `${modelName} on ${result.engine}${result.adapter ? ` (${result.adapter})` : ""}: ${first} [${out.shape.join(", ")}]`,
+      ];
       if (predictions) {
-        predictions.forEach((row, b) => lines.push(`clip ${b}: ${row.map((p) => `${String(p.index).padStart(4)} ${p.probability.toFixed(4)}`).join("  ")}`));
+        predictions.forEach((row, b) =>
+          lines.push(`clip ${b}: ${row.map((p) => `${String(p.index).padStart(4)} ${p.probability.toFixed(4)}`).join("  ")}`),
+        );
       } else {
         const values = Array.from(out.data.slice(0, 16), (v) => Number(v.toPrecision(6)));
         lines.push(`values: ${values.join(", ")}${out.data.length > 16 ? `, ... (${out.data.length} in all)` : ""}`);

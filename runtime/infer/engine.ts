@@ -71,7 +71,12 @@ function onCpu(req: ForwardRequest): ForwardResult {
   const outputs: ForwardResult["outputs"] = new Map();
   for (const o of req.graph.outputs) {
     const t = out[o.name]!;
-    const data = t.data instanceof Float32Array || t.data instanceof Int32Array ? t.data : t.data instanceof Uint8Array ? Int32Array.from(t.data) : Float32Array.from(t.data);
+    const data =
+      t.data instanceof Float32Array || t.data instanceof Int32Array
+        ? t.data
+        : t.data instanceof Uint8Array
+          ? Int32Array.from(t.data)
+          : Float32Array.from(t.data);
     outputs.set(o.name, { shape: [...t.shape], data });
   }
   return { outputs, engine: "cpu" };

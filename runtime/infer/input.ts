@@ -43,12 +43,15 @@ function readArray(file: string, input: InputInfo): HostInput {
   else {
     throw new UserError(
       `${file} has shape [${shape.join(", ")}], but the model's input \`${input.name}\` is ${input.dtype}${described}`,
-      input.name === "clip" ? "give a clip array [B, 3, T, H, W] with the model's frames and size (RGB in [0, 1]), or a video file / frame folder" : `save the array with shape ${described}`,
+      input.name === "clip"
+        ? "give a clip array [B, 3, T, H, W] with the model's frames and size (RGB in [0, 1]), or a video file / frame folder"
+        : `save the array with shape ${described}`,
     );
   }
   if (batch < 1) throw new UserError(`${file} holds no samples (its batch axis is 0)`);
   if (input.dtype === "f32") {
-    if (array.dtype !== "f4" && array.dtype !== "f8") throw new UserError(`${file} is ${array.dtype}, but \`${input.name}\` is a float input`, "save it as float32");
+    if (array.dtype !== "f4" && array.dtype !== "f8")
+      throw new UserError(`${file} is ${array.dtype}, but \`${input.name}\` is a float input`, "save it as float32");
     return { data: array.data instanceof Float32Array ? array.data : Float32Array.from(array.data), batch };
   }
   if (array.dtype === "i4") return { data: array.data, batch };
@@ -59,10 +62,17 @@ function readArray(file: string, input: InputInfo): HostInput {
 async function readVideoClip(file: string, stat: fs.Stats, input: InputInfo): Promise<HostInput> {
   const want = tail(input);
   if (!want || want.length !== 4 || want[0] !== 3) {
-    throw new UserError(`\`${input.name}\` is ${input.dtype}[${input.shape.join(", ")}], not a video clip [B, 3, T, H, W]`, "give it as a .npy array");
+    throw new UserError(
+      `\`${input.name}\` is ${input.dtype}[${input.shape.join(", ")}], not a video clip [B, 3, T, H, W]`,
+      "give it as a .npy array",
+    );
   }
   const [, frames, height, width] = want as [number, number, number, number];
-  if (height !== width) throw new UserError(`the model takes ${height}x${width} frames; video input is resized to squares only`, "give the clip as a .npy array");
+  if (height !== width)
+    throw new UserError(
+      `the model takes ${height}x${width} frames; video input is resized to squares only`,
+      "give the clip as a .npy array",
+    );
   const rng = new Rng(0); // evaluation sampling draws no random numbers; the rng only satisfies the signature
   let images: RgbFrame[];
   try {
@@ -74,10 +84,19 @@ async function readVideoClip(file: string, stat: fs.Stats, input: InputInfo): Pr
       images = indices.map((i) => decoded.get(i)!);
     } else {
       const info = await probeVideo(file);
-      images = await decodeVideoFrames(file, info, segmentIndices(info.frameCount, frames, "eval", rng), Math.round((height * 256) / 224));
+      images = await decodeVideoFrames(
+        file,
+        info,
+        segmentIndices(info.frameCount, frames, "eval", rng),
+        Math.round((height * 256) / 224),
+      );
     }
   } catch (e) {
-    if (e instanceof SampleError) throw new UserError(`cannot read ${e.path}: ${e.reason}`, "give a video file, a folder of .jpg/.png frames, or a .npy clip");
+    if (e instanceof SampleError)
+      throw new UserError(
+        `cannot read ${e.path}: ${e.reason}`,
+        "give a video file, a folder of .jpg/.png frames, or a .npy clip",
+      );
     throw e;
   }
   const { width: w, height: h } = images[0]!;

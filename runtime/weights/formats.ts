@@ -59,7 +59,11 @@ function textTowerRules(drop: string): Rule[] {
   ];
 }
 
-const CLIP_META_RULES: Rule[] = ["input_resolution", "context_length", "vocab_size"].map((from) => ({ from, exact: true, drop: CLIP_META }));
+const CLIP_META_RULES: Rule[] = ["input_resolution", "context_length", "vocab_size"].map((from) => ({
+  from,
+  exact: true,
+  drop: CLIP_META,
+}));
 
 /**
  * CLIP's visual tower (keys under `from`: `visual.` in a CLIP state dict, nothing in an extract_clip
@@ -96,7 +100,8 @@ export function rulesFor(source: SourceFormat, target: TargetFamily): Rule[] | u
     case "uniformerv2":
       if (source === "uniformerv2") return [{ from: "backbone.", to: "backbone." }];
       if (source === "uniformerv2-mmaction") return mmactionRules("backbone.");
-      if (source === "clip-visual") return [...clipVisualRules("visual.", "backbone.", false), ...textTowerRules(CLIP_TEXT), ...CLIP_META_RULES];
+      if (source === "clip-visual")
+        return [...clipVisualRules("visual.", "backbone.", false), ...textTowerRules(CLIP_TEXT), ...CLIP_META_RULES];
       if (source === "clip-extracted") return clipVisualRules("", "backbone.", false);
       if (source === "internvideo-mm") {
         return [
@@ -109,10 +114,18 @@ export function rulesFor(source: SourceFormat, target: TargetFamily): Rule[] | u
       return undefined;
     case "videomae":
       // The official fine-tuning loader strips `backbone.` and `encoder.` (fact sheet 3.3).
-      if (source === "videomae") return [{ from: "backbone.", to: "" }, { from: "encoder.", to: "" }, { from: "", to: "" }];
+      if (source === "videomae")
+        return [
+          { from: "backbone.", to: "" },
+          { from: "encoder.", to: "" },
+          { from: "", to: "" },
+        ];
       if (source === "videomae-pretrain") {
         return [
-          { from: "encoder.norm.", drop: "the pretraining encoder's final LayerNorm; the classifier mean-pools and uses fc_norm, as the official fine-tuning does" },
+          {
+            from: "encoder.norm.",
+            drop: "the pretraining encoder's final LayerNorm; the classifier mean-pools and uses fc_norm, as the official fine-tuning does",
+          },
           { from: "encoder.", to: "" },
           { from: "decoder.", drop: VIDEOMAE_DECODER_DROP },
           { from: "encoder_to_decoder.", drop: VIDEOMAE_DECODER_DROP },
@@ -123,7 +136,12 @@ export function rulesFor(source: SourceFormat, target: TargetFamily): Rule[] | u
     case "videomae-pretrain":
       return source === "videomae-pretrain" ? [{ from: "", to: "" }] : undefined;
     case "internvideo":
-      if (source === "videomae") return [{ from: "backbone.", to: "mae." }, { from: "encoder.", to: "mae." }, { from: "", to: "mae." }];
+      if (source === "videomae")
+        return [
+          { from: "backbone.", to: "mae." },
+          { from: "encoder.", to: "mae." },
+          { from: "", to: "mae." },
+        ];
       if (source === "videomae-pretrain") {
         return [
           { from: "encoder.norm.", to: "mae_decoder.encoder_norm." },
@@ -150,7 +168,11 @@ export function rulesFor(source: SourceFormat, target: TargetFamily): Rule[] | u
           { from: "clip.visual_ln_post.", to: "visual_ln_post." },
           { from: "clip.visual_proj", exact: true, to: "visual_proj" },
           { from: "clip.logit_scale", exact: true, to: "logit_scale" },
-          { from: "clip.text_mask_embedding", exact: true, drop: "the masked-language embedding, which ivc's InternVideo does not model" },
+          {
+            from: "clip.text_mask_embedding",
+            exact: true,
+            drop: "the masked-language embedding, which ivc's InternVideo does not model",
+          },
           { from: "clip.token_embedding.", drop: BPE },
           { from: "clip.", to: "text." },
           { from: "", drop: LIGHTNING },
@@ -211,5 +233,7 @@ export function applyRules(key: string, rules: readonly Rule[]): { rule: Rule; p
 export function describeRule(rule: Rule): string {
   const from = rule.exact ? rule.from : rule.from ? `${rule.from}*` : "every key";
   const to = rule.exact ? rule.to! : `${rule.to ?? ""}*`;
-  return rule.from === rule.to ? `${from} (identity)` : `${from} -> ${to}${rule.inflate ? " (centre-inflated when 2-D or 1-tap)" : ""}`;
+  return rule.from === rule.to
+    ? `${from} (identity)`
+    : `${from} -> ${to}${rule.inflate ? " (centre-inflated when 2-D or 1-tap)" : ""}`;
 }

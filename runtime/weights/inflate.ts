@@ -6,10 +6,15 @@
  */
 
 /** The inflated kernel, or undefined when the shapes are not a 2-D/1-tap kernel and its 3-D form. */
-export function centreInflate(data: Float32Array, found: readonly number[], expected: readonly number[]): Float32Array | undefined {
+export function centreInflate(
+  data: Float32Array,
+  found: readonly number[],
+  expected: readonly number[],
+): Float32Array | undefined {
   if (expected.length !== 5) return undefined;
   const [c, i, kt, kh, kw] = expected as [number, number, number, number, number];
-  const flat = found.length === 4 ? found : found.length === 5 && found[2] === 1 ? [found[0]!, found[1]!, found[3]!, found[4]!] : undefined;
+  const flat =
+    found.length === 4 ? found : found.length === 5 && found[2] === 1 ? [found[0]!, found[1]!, found[3]!, found[4]!] : undefined;
   if (!flat || flat[0] !== c || flat[1] !== i || flat[2] !== kh || flat[3] !== kw) return undefined;
   const plane = kh * kw;
   const out = new Float32Array(c * i * kt * plane);

@@ -37,14 +37,22 @@ export interface LoadedWeights {
 const LIST_LIMIT = 12;
 
 function list<T>(items: readonly T[], show: (item: T) => string): string {
-  const head = items.slice(0, LIST_LIMIT).map((x) => `\n    ${show(x)}`).join("");
+  const head = items
+    .slice(0, LIST_LIMIT)
+    .map((x) => `\n    ${show(x)}`)
+    .join("");
   return items.length > LIST_LIMIT ? `${head}\n    ... and ${items.length - LIST_LIMIT} more` : head;
 }
 
 const shape = (s: readonly number[]) => `[${s.join(", ")}]`;
 
 /** Maps the tensors of one file; MappingError becomes a UserError naming the file. */
-export function mapFile(file: string, tensors: ReadonlyMap<string, LoadedTensor>, params: readonly ParamInfo[], model?: string): MappedCheckpoint {
+export function mapFile(
+  file: string,
+  tensors: ReadonlyMap<string, LoadedTensor>,
+  params: readonly ParamInfo[],
+  model?: string,
+): MappedCheckpoint {
   try {
     return mapCheckpoint(tensors, params, model !== undefined ? { model } : {});
   } catch (e) {
@@ -54,7 +62,11 @@ export function mapFile(file: string, tensors: ReadonlyMap<string, LoadedTensor>
 }
 
 /** Reads and maps one or several checkpoint files (e.g. InternVideo's VideoMAE + UniFormerV2 + MM parts). */
-export function loadWeights(files: readonly string[], params: readonly ParamInfo[], options: LoadWeightsOptions = {}): LoadedWeights {
+export function loadWeights(
+  files: readonly string[],
+  params: readonly ParamInfo[],
+  options: LoadWeightsOptions = {},
+): LoadedWeights {
   const mapped = files.map((file) => ({ file, result: mapFile(file, readCheckpoint(file).tensors, params, options.model) }));
   return combine(mapped, params, options);
 }
@@ -64,7 +76,11 @@ export function loadWeights(files: readonly string[], params: readonly ParamInfo
  * A later file overrides the parameters an earlier one gave (e.g. a fine-tuned encoder over the
  * pretraining one, keeping the pretraining decoder); each override is reported in `overrides`.
  */
-export function combine(mapped: readonly { file: string; result: MappedCheckpoint }[], params: readonly ParamInfo[], options: LoadWeightsOptions = {}): LoadedWeights {
+export function combine(
+  mapped: readonly { file: string; result: MappedCheckpoint }[],
+  params: readonly ParamInfo[],
+  options: LoadWeightsOptions = {},
+): LoadedWeights {
   const owner = new Map<string, string>();
   const weights = new Map<string, WeightArray>();
   const overrides = new Map<string, number>();
@@ -92,11 +108,17 @@ export function combine(mapped: readonly { file: string; result: MappedCheckpoin
     if (result.misshaped.length) {
       problems.push(
         `${file}: ${result.misshaped.length} tensor${result.misshaped.length === 1 ? " has" : "s have"} the wrong shape for the model:` +
-          list(result.misshaped, (m) => `${m.path}: the model expects ${shape(m.expected)}, the checkpoint's ${m.key} is ${shape(m.found)}`),
+          list(
+            result.misshaped,
+            (m) => `${m.path}: the model expects ${shape(m.expected)}, the checkpoint's ${m.key} is ${shape(m.found)}`,
+          ),
       );
     }
     if (result.extra.length && !options.ignoreExtra) {
-      problems.push(`${file}: ${result.extra.length} key${result.extra.length === 1 ? " is" : "s are"} not used by the model:` + list(result.extra, (k) => k));
+      problems.push(
+        `${file}: ${result.extra.length} key${result.extra.length === 1 ? " is" : "s are"} not used by the model:` +
+          list(result.extra, (k) => k),
+      );
     }
   }
   const misshaped = new Set(mapped.flatMap((m) => m.result.misshaped.map((x) => x.path)));
@@ -115,22 +137,44 @@ export function combine(mapped: readonly { file: string; result: MappedCheckpoin
   }
   if (problems.length) {
     const extra = !options.ignoreExtra && mapped.some((m) => m.result.extra.length > 0);
-    throw new UserError(problems.join("\n  "), help(mapped, { missing: missing.length > 0 && !options.initMissing, misshaped: misshaped.size > 0, extra }));
+    throw new UserError(
+      problems.join("\n  "),
+      help(mapped, { missing: missing.length > 0 && !options.initMissing, misshaped: misshaped.size > 0, extra }),
+    );
   }
   // The model's parameter order, so a written file lists tensors as `ivc info` does.
   const ordered = new Map<string, WeightArray>();
   for (const p of params) ordered.set(p.path, weights.get(p.path)!);
   const regenerated = params.map((p) => p.path).filter((p) => regeneratedPaths.has(p));
-  return { weights: ordered, mapped, initialised, regenerated, overrides: [...overrides].map(([pair, n]) => `${n} parameter${n === 1 ? "" : "s"}: ${pair}`) };
+  return {
+    weights: ordered,
+    mapped,
+    initialised,
+    regenerated,
+    overrides: [...overrides].map(([pair, n]) => `${n} parameter${n === 1 ? "" : "s"}: ${pair}`),
+  };
 }
 
-function help(mapped: readonly { result: MappedCheckpoint }[], { missing, misshaped, extra }: { missing: boolean; misshaped: boolean; extra: boolean }): string {
+function help(
+  mapped: readonly { result: MappedCheckpoint }[],
+  { missing, misshaped, extra }: { missing: boolean; misshaped: boolean; extra: boolean },
+): string {
   const hints: string[] = [];
-  if (misshaped) hints.push("the checkpoint was trained with another configuration: pick the matching --preset or --set (width, layers, patch, frames, classes, lmhra, temporal_downsample)");
-  const partial = mapped.some((m) => ["clip-visual", "clip-extracted", "videomae-pretrain", "internvideo-mm"].includes(m.result.source) || m.result.target === "internvideo");
-  if (missing && partial) hints.push("this checkpoint holds only part of the model; pass --init-missing to initialise the rest from the model's @init");
-  else if (missing) hints.push("check --preset/--set, or pass --init-missing to initialise the missing parameters from their @init");
-  if (extra) hints.push("unused keys usually mean another configuration (check --preset/--set); pass --ignore-extra to load anyway");
+  if (misshaped)
+    hints.push(
+      "the checkpoint was trained with another configuration: pick the matching --preset or --set (width, layers, patch, frames, classes, lmhra, temporal_downsample)",
+    );
+  const partial = mapped.some(
+    (m) =>
+      ["clip-visual", "clip-extracted", "videomae-pretrain", "internvideo-mm"].includes(m.result.source) ||
+      m.result.target === "internvideo",
+  );
+  if (missing && partial)
+    hints.push("this checkpoint holds only part of the model; pass --init-missing to initialise the rest from the model's @init");
+  else if (missing)
+    hints.push("check --preset/--set, or pass --init-missing to initialise the missing parameters from their @init");
+  if (extra)
+    hints.push("unused keys usually mean another configuration (check --preset/--set); pass --ignore-extra to load anyway");
   return hints.join("; ");
 }
 
@@ -143,12 +187,18 @@ export function describeLoad(loaded: LoadedWeights): string[] {
     const reasons = new Map<string, number>();
     for (const d of result.dropped) reasons.set(d.reason, (reasons.get(d.reason) ?? 0) + 1);
     for (const [reason, n] of reasons) lines.push(`  dropped ${n} key${n === 1 ? "" : "s"}: ${reason}`);
-    if (result.extra.length) lines.push(`  ignored ${result.extra.length} unused key${result.extra.length === 1 ? "" : "s"}: ${result.extra.slice(0, 6).join(", ")}${result.extra.length > 6 ? ", ..." : ""}`);
+    if (result.extra.length)
+      lines.push(
+        `  ignored ${result.extra.length} unused key${result.extra.length === 1 ? "" : "s"}: ${result.extra.slice(0, 6).join(", ")}${result.extra.length > 6 ? ", ..." : ""}`,
+      );
   }
-  if (loaded.regenerated.length) lines.push(`regenerated from @init (not stored in checkpoints): ${loaded.regenerated.join(", ")}`);
+  if (loaded.regenerated.length)
+    lines.push(`regenerated from @init (not stored in checkpoints): ${loaded.regenerated.join(", ")}`);
   for (const o of loaded.overrides) lines.push(`overridden ${o}`);
   if (loaded.initialised.length) {
-    lines.push(`initialised ${loaded.initialised.length} parameter${loaded.initialised.length === 1 ? "" : "s"} from @init: ${loaded.initialised.slice(0, 8).join(", ")}${loaded.initialised.length > 8 ? ", ..." : ""}`);
+    lines.push(
+      `initialised ${loaded.initialised.length} parameter${loaded.initialised.length === 1 ? "" : "s"} from @init: ${loaded.initialised.slice(0, 8).join(", ")}${loaded.initialised.length > 8 ? ", ..." : ""}`,
+    );
   }
   return lines;
 }

@@ -9,7 +9,17 @@ import { evalShape } from "../../compiler/ir/dims.ts";
 import type { ParamInfo } from "../../compiler/ir/types.ts";
 import type { LoadedTensor } from "../io/dtype.ts";
 import { initParams } from "../init/index.ts";
-import { applyRules, describeRule, detectSource, rulesFor, type Rule, SOURCE_DESCRIPTIONS, type SourceFormat, type TargetFamily, targetFamily } from "./formats.ts";
+import {
+  applyRules,
+  describeRule,
+  detectSource,
+  rulesFor,
+  type Rule,
+  SOURCE_DESCRIPTIONS,
+  type SourceFormat,
+  type TargetFamily,
+  targetFamily,
+} from "./formats.ts";
 import { centreInflate } from "./inflate.ts";
 
 export type WeightArray = Float32Array | Int32Array;
@@ -50,7 +60,11 @@ function castTo(param: ParamInfo, data: WeightArray): WeightArray {
   return data instanceof Int32Array ? data : Int32Array.from(data, Math.round);
 }
 
-export function mapCheckpoint(tensors: ReadonlyMap<string, LoadedTensor>, params: readonly ParamInfo[], options: MapOptions = {}): MappedCheckpoint {
+export function mapCheckpoint(
+  tensors: ReadonlyMap<string, LoadedTensor>,
+  params: readonly ParamInfo[],
+  options: MapOptions = {},
+): MappedCheckpoint {
   const target = targetFamily(params, options.model);
   const source = options.source ?? detectSource([...tensors.keys()]);
   const rules = rulesFor(source, target);
@@ -124,7 +138,9 @@ export function mapCheckpoint(tensors: ReadonlyMap<string, LoadedTensor>, params
   }
   const applied = [
     `format: ${SOURCE_DESCRIPTIONS[source]} -> ${target}`,
-    ...rules.filter((r) => ruleUse.has(r)).map((r) => `${describeRule(r)}: ${ruleUse.get(r)} tensor${ruleUse.get(r) === 1 ? "" : "s"}`),
+    ...rules
+      .filter((r) => ruleUse.has(r))
+      .map((r) => `${describeRule(r)}: ${ruleUse.get(r)} tensor${ruleUse.get(r) === 1 ? "" : "s"}`),
     ...notes,
   ];
   return { weights, missing, extra, misshaped, dropped, regenerated: regenerate.map((p) => p.path), applied, source, target };

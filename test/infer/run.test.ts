@@ -28,7 +28,19 @@ describe("ivc run on a parity fixture", { timeout: 180_000 }, () => {
   ] as const) {
     it(`${format} weights on the ${engine} engine: --json top-5 and the written logits match PyTorch`, async () => {
       const out = join(dir, `${format}.npy`);
-      const r = await ivc("run", ...modelArgs(cls), "--weights", fixturePath(cls.checkpoint[format]), "--input", fixturePath(cls.inputs.clip!.file), "--output", out, "--json", "--engine", engine);
+      const r = await ivc(
+        "run",
+        ...modelArgs(cls),
+        "--weights",
+        fixturePath(cls.checkpoint[format]),
+        "--input",
+        fixturePath(cls.inputs.clip!.file),
+        "--output",
+        out,
+        "--json",
+        "--engine",
+        engine,
+      );
       expect(r.code, r.stderr).toBe(0);
       const report = JSON.parse(r.stdout);
       expect(report.engine).toBe(engine);
@@ -49,8 +61,20 @@ describe("ivc run on a parity fixture", { timeout: 180_000 }, () => {
 
   it("without a Vulkan driver the gpu engine falls back to the interpreter with a one-line note", () => {
     // A separate process: Dawn reads the driver list once per process.
-    const args = ["bin/ivc.mjs", "run", ...modelArgs(cls), "--weights", fixturePath(cls.checkpoint.pth), "--input", fixturePath(cls.inputs.clip!.file), "--json"];
-    const r = spawnSync(process.execPath, args, { encoding: "utf8", env: { ...process.env, VK_ICD_FILENAMES: join(dir, "no-driver.json"), XDG_RUNTIME_DIR: "/tmp" } });
+    const args = [
+      "bin/ivc.mjs",
+      "run",
+      ...modelArgs(cls),
+      "--weights",
+      fixturePath(cls.checkpoint.pth),
+      "--input",
+      fixturePath(cls.inputs.clip!.file),
+      "--json",
+    ];
+    const r = spawnSync(process.execPath, args, {
+      encoding: "utf8",
+      env: { ...process.env, VK_ICD_FILENAMES: join(dir, "no-driver.json"), XDG_RUNTIME_DIR: "/tmp" },
+    });
     expect(r.status, r.stderr).toBe(0);
     const report = JSON.parse(r.stdout);
     expect(report.engine).toBe("cpu");
@@ -62,15 +86,39 @@ describe("ivc run on a parity fixture", { timeout: 180_000 }, () => {
   for (const c of ["uniformerv2_k400_tiny", "uniformerv2_ssv2_tiny", "uniformerv2_frozen_tiny"].map(parityCase)) {
     it(`${c.name}: the official .pth on the interpreter reproduces PyTorch's logits`, async () => {
       const out = join(dir, `${c.name}.npy`);
-      const r = await ivc("run", ...modelArgs(c), "--weights", fixturePath(c.checkpoint.pth), "--input", fixturePath(c.inputs.clip!.file), "--output", out, "--engine", "cpu");
+      const r = await ivc(
+        "run",
+        ...modelArgs(c),
+        "--weights",
+        fixturePath(c.checkpoint.pth),
+        "--input",
+        fixturePath(c.inputs.clip!.file),
+        "--output",
+        out,
+        "--engine",
+        "cpu",
+      );
       expect(r.code, r.stderr).toBe(0);
       expect(r.stderr).toContain("official UniFormerV2 checkpoint (backbone.*) -> uniformerv2");
-      expect(relativeError(readNpy(out).data as Float32Array, readNpy(fixturePath(c.outputs.logits!.file)).data as Float32Array)).toBeLessThan(1e-4);
+      expect(
+        relativeError(readNpy(out).data as Float32Array, readNpy(fixturePath(c.outputs.logits!.file)).data as Float32Array),
+      ).toBeLessThan(1e-4);
     });
   }
 
   it("prints top-k as text, one line per clip", async () => {
-    const r = await ivc("run", ...modelArgs(cls), "--weights", fixturePath(cls.checkpoint.pth), "--input", fixturePath(cls.inputs.clip!.file), "--engine", "cpu", "--top", "3");
+    const r = await ivc(
+      "run",
+      ...modelArgs(cls),
+      "--weights",
+      fixturePath(cls.checkpoint.pth),
+      "--input",
+      fixturePath(cls.inputs.clip!.file),
+      "--engine",
+      "cpu",
+      "--top",
+      "3",
+    );
     expect(r.code, r.stderr).toBe(0);
     const lines = r.stdout.trim().split("\n");
     expect(lines[0]).toMatch(/^VideoMAE on cpu: output \[2, 10\]/);
@@ -80,12 +128,28 @@ describe("ivc run on a parity fixture", { timeout: 180_000 }, () => {
 
   it("the pretraining model takes its extra inputs by name and reproduces the loss", async () => {
     const pre = parityCase("videomae_tiny_pretrain");
-    const base = ["run", ...modelArgs(pre), "--weights", fixturePath(pre.checkpoint.safetensors), "--input", fixturePath(pre.inputs.clip!.file), "--engine", "cpu"];
+    const base = [
+      "run",
+      ...modelArgs(pre),
+      "--weights",
+      fixturePath(pre.checkpoint.safetensors),
+      "--input",
+      fixturePath(pre.inputs.clip!.file),
+      "--engine",
+      "cpu",
+    ];
     const lacking = await ivc(...base);
     expect(lacking.code).toBe(1);
     expect(lacking.stderr).toContain("the model also takes vis_idx: i32[B, 16], mask_idx: i32[B, 48]");
     expect(lacking.stderr).toContain("--input vis_idx=FILE.npy --input mask_idx=FILE.npy");
-    const r = await ivc(...base, "--input", `vis_idx=${fixturePath(pre.inputs.vis_idx!.file)}`, "--input", `mask_idx=${fixturePath(pre.inputs.mask_idx!.file)}`, "--json");
+    const r = await ivc(
+      ...base,
+      "--input",
+      `vis_idx=${fixturePath(pre.inputs.vis_idx!.file)}`,
+      "--input",
+      `mask_idx=${fixturePath(pre.inputs.mask_idx!.file)}`,
+      "--json",
+    );
     expect(r.code, r.stderr).toBe(0);
     const loss = (readNpy(fixturePath(pre.outputs.loss!.file)).data as Float32Array)[0]!;
     const report = JSON.parse(r.stdout);
@@ -95,7 +159,15 @@ describe("ivc run on a parity fixture", { timeout: 180_000 }, () => {
 });
 
 describe("ivc import", () => {
-  const importArgs = ["--model", cls.model_file, "--model-name", cls.model, "--preset", cls.preset, ...cls.set.flatMap((s) => ["--set", s])];
+  const importArgs = [
+    "--model",
+    cls.model_file,
+    "--model-name",
+    cls.model,
+    "--preset",
+    cls.preset,
+    ...cls.set.flatMap((s) => ["--set", s]),
+  ];
 
   it("converts an official .pth to the model's names; ivc run loads the result", async () => {
     const out = join(dir, "imported.safetensors");
@@ -107,7 +179,18 @@ describe("ivc import", () => {
     expect(written.metadata.format).toBe("ivc");
     expect(written.tensors.has("pos_embed")).toBe(true);
     const npy = join(dir, "imported.npy");
-    const run = await ivc("run", ...modelArgs(cls), "--weights", out, "--input", fixturePath(cls.inputs.clip!.file), "--output", npy, "--engine", "cpu");
+    const run = await ivc(
+      "run",
+      ...modelArgs(cls),
+      "--weights",
+      out,
+      "--input",
+      fixturePath(cls.inputs.clip!.file),
+      "--output",
+      npy,
+      "--engine",
+      "cpu",
+    );
     expect(run.code, run.stderr).toBe(0);
     expect(relativeError(readNpy(npy).data as Float32Array, expected)).toBeLessThan(1e-4);
   });
@@ -154,9 +237,22 @@ describe("ivc run reports bad input without a stack trace", () => {
     const missing = await run("--weights", join(dir, "nope.pth"), "--input", clip);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/checkpoint file not found/);
-    const wrong = await ivc("run", ...modelArgs(cls), "--set", "width=32", "--weights", fixturePath(cls.checkpoint.pth), "--input", clip, "--engine", "cpu");
+    const wrong = await ivc(
+      "run",
+      ...modelArgs(cls),
+      "--set",
+      "width=32",
+      "--weights",
+      fixturePath(cls.checkpoint.pth),
+      "--input",
+      clip,
+      "--engine",
+      "cpu",
+    );
     expect(wrong.code).toBe(1);
-    expect(wrong.stderr).toContain("patch_embed.proj.weight: the model expects [32, 3, 2, 4, 4], the checkpoint's patch_embed.proj.weight is [16, 3, 2, 4, 4]");
+    expect(wrong.stderr).toContain(
+      "patch_embed.proj.weight: the model expects [32, 3, 2, 4, 4], the checkpoint's patch_embed.proj.weight is [16, 3, 2, 4, 4]",
+    );
     for (const r of [missing, wrong]) expect(r.stderr).not.toMatch(/internal error|\n\s+at /);
   });
 

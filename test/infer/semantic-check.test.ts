@@ -21,7 +21,10 @@ function variant(name: string, from: string, to: string): { file: string; line: 
 
 describe("ivc check elaborates models and train stages", () => {
   it("every file in models/ and stdlib/ is clean (exit 0)", async () => {
-    const files = [...readdirSync("models").map((f) => join("models", f)), ...readdirSync("stdlib").map((f) => join("stdlib", f))].filter((f) => f.endsWith(".ivm"));
+    const files = [
+      ...readdirSync("models").map((f) => join("models", f)),
+      ...readdirSync("stdlib").map((f) => join("stdlib", f)),
+    ].filter((f) => f.endsWith(".ivm"));
     expect(files.length).toBeGreaterThanOrEqual(5);
     const r = await ivc("check", ...files);
     expect(r.stderr).toBe("");
@@ -42,7 +45,11 @@ describe("ivc check elaborates models and train stages", () => {
 
   it("a shape error only a train stage's loss reaches is found in training mode", async () => {
     const from = "loss CrossEntropy(smoothing = 0.1)(model(clip), label)";
-    const { file, line } = variant("loss.ivm", from, "loss CrossEntropy(smoothing = 0.1)(model(clip) + model.embed(clip), label)");
+    const { file, line } = variant(
+      "loss.ivm",
+      from,
+      "loss CrossEntropy(smoothing = 0.1)(model(clip) + model.embed(clip), label)",
+    );
     const r = await ivc("check", file);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(new RegExp(`loss\\.ivm:${line}:\\d+: error\\[IV3005\\]: \`\\+\`: cannot broadcast`));

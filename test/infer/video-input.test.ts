@@ -62,7 +62,21 @@ describe("ivc run on videos and frame folders", () => {
 
   it.runIf(ffmpegAvailable())("a video file is decoded through ffmpeg", async () => {
     const video = join(dir, "grey.mp4");
-    const made = spawnSync("ffmpeg", ["-v", "error", "-f", "lavfi", "-i", `color=c=0x333333:s=32x24:d=1:r=12`, "-pix_fmt", "yuv444p", "-c:v", "libx264", "-qp", "0", video]);
+    const made = spawnSync("ffmpeg", [
+      "-v",
+      "error",
+      "-f",
+      "lavfi",
+      "-i",
+      `color=c=0x333333:s=32x24:d=1:r=12`,
+      "-pix_fmt",
+      "yuv444p",
+      "-c:v",
+      "libx264",
+      "-qp",
+      "0",
+      video,
+    ]);
     expect(made.status, made.stderr?.toString()).toBe(0);
     const fromVideo = await logitsOf(video, "video");
     const reference = await flatClipLogits();

@@ -25,7 +25,11 @@ function load(c: ParityCase, format: "pth" | "safetensors"): Loaded {
   expect(compiled.diagnostics).toEqual([]);
   const graph = compiled.graph!;
   const mapped = mapCheckpoint(readCheckpoint(join(PARITY_DIR, c.checkpoint[format])).tensors, graph.params, { model: c.model });
-  expect({ missing: mapped.missing, extra: mapped.extra, misshaped: mapped.misshaped }).toEqual({ missing: [], extra: [], misshaped: [] });
+  expect({ missing: mapped.missing, extra: mapped.extra, misshaped: mapped.misshaped }).toEqual({
+    missing: [],
+    extra: [],
+    misshaped: [],
+  });
   expect(mapped.regenerated.length).toBeGreaterThan(0);
   // Only the inputs the model's forward declares (the manifest also stores the boolean mask for reference).
   const inputs: Loaded["inputs"] = {};

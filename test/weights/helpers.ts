@@ -66,7 +66,10 @@ export function tensor(shape: number[], seed: number): LoadedTensor {
 }
 
 /** Re-keys a state dict: `rename` returns the new key, or undefined to leave the tensor out. */
-export function rekey(tensors: ReadonlyMap<string, LoadedTensor>, rename: (key: string) => string | undefined): Map<string, LoadedTensor> {
+export function rekey(
+  tensors: ReadonlyMap<string, LoadedTensor>,
+  rename: (key: string) => string | undefined,
+): Map<string, LoadedTensor> {
   const out = new Map<string, LoadedTensor>();
   for (const [k, v] of tensors) {
     const to = rename(k);

@@ -37,7 +37,10 @@ describe("loadWeights", () => {
     tensors.delete("backbone.ln_pre.bias");
     tensors.delete("backbone.transformer.balance");
     const file = join(dir, "partial.safetensors");
-    writeSafetensors(file, new Map([...tensors].map(([k, t]) => [k, { dtype: "F32", shape: t.shape, data: t.data as Float32Array } as TensorToWrite])));
+    writeSafetensors(
+      file,
+      new Map([...tensors].map(([k, t]) => [k, { dtype: "F32", shape: t.shape, data: t.data as Float32Array } as TensorToWrite])),
+    );
     const e = userError(() => loadWeights([file], caseParams("uniformerv2_k400_tiny")));
     expect(e.message).toContain("lacks 2 of the model's parameters");
     expect(e.message).toContain("backbone.ln_pre.bias [16]");
@@ -49,8 +52,12 @@ describe("loadWeights", () => {
   });
 
   it("stops on wrong shapes and unused keys, naming both", () => {
-    const e = userError(() => loadWeights([fixture("uniformerv2_ssv2_tiny")], caseParams("uniformerv2_k400_tiny", ["global_layers=3"])));
-    expect(e.message).toContain("backbone.conv1.weight: the model expects [16, 3, 1, 4, 4], the checkpoint's backbone.conv1.weight is [16, 3, 3, 4, 4]");
+    const e = userError(() =>
+      loadWeights([fixture("uniformerv2_ssv2_tiny")], caseParams("uniformerv2_k400_tiny", ["global_layers=3"])),
+    );
+    expect(e.message).toContain(
+      "backbone.conv1.weight: the model expects [16, 3, 1, 4, 4], the checkpoint's backbone.conv1.weight is [16, 3, 3, 4, 4]",
+    );
     expect(e.message).toMatch(/keys are not used by the model:\n\s+backbone\.transformer\.resblocks\.0\.lmhra1/);
     expect(e.help).toMatch(/another configuration/);
   });
@@ -60,11 +67,16 @@ describe("loadWeights", () => {
     expect(() => loadWeights([fixture("uniformerv2_ssv2_tiny")], params)).toThrow(/not used by the model/);
     const loaded = loadWeights([fixture("uniformerv2_ssv2_tiny")], params, { ignoreExtra: true });
     expect(loaded.weights.size).toBe(params.length);
-    expect(describeLoad(loaded).some((l) => /ignored 60 unused keys: backbone\.transformer\.resblocks\.0\.lmhra1/.test(l))).toBe(true);
+    expect(describeLoad(loaded).some((l) => /ignored 60 unused keys: backbone\.transformer\.resblocks\.0\.lmhra1/.test(l))).toBe(
+      true,
+    );
   });
 
   it("initMissing completes a pretraining checkpoint loaded into the classifier", () => {
-    const loaded = loadWeights([fixture("videomae_tiny_pretrain")], caseParams("videomae_tiny_cls"), { model: "VideoMAE", initMissing: true });
+    const loaded = loadWeights([fixture("videomae_tiny_pretrain")], caseParams("videomae_tiny_cls"), {
+      model: "VideoMAE",
+      initMissing: true,
+    });
     expect(loaded.initialised).toEqual(["fc_norm.weight", "fc_norm.bias", "head.weight", "head.bias"]);
     expect(describeLoad(loaded).some((l) => l.includes("dropped") && l.includes("decoder"))).toBe(true);
   });
@@ -82,15 +94,23 @@ describe("loadWeights", () => {
     expect(loaded.overrides).toEqual([`28 parameters: ${cls} replaces ${pre}`]);
     expect(loaded.regenerated).toEqual(["mae.pos_embed", "mae_decoder.pos_embed"]);
     expect(describeLoad(loaded)).toContain(`overridden 28 parameters: ${cls} replaces ${pre}`);
-    expect(loaded.weights.get("mae.blocks.0.attn.qkv.weight")).toEqual(caseTensors("videomae_tiny_cls").get("blocks.0.attn.qkv.weight")!.data);
-    expect(loaded.weights.get("mae_decoder.encoder_norm.weight")).toEqual(caseTensors("videomae_tiny_pretrain").get("encoder.norm.weight")!.data);
-    expect(loaded.weights.get("mml.backbone.transformer.proj.2.weight")).toEqual(caseTensors("uniformerv2_k400_tiny").get("backbone.transformer.proj.2.weight")!.data);
+    expect(loaded.weights.get("mae.blocks.0.attn.qkv.weight")).toEqual(
+      caseTensors("videomae_tiny_cls").get("blocks.0.attn.qkv.weight")!.data,
+    );
+    expect(loaded.weights.get("mae_decoder.encoder_norm.weight")).toEqual(
+      caseTensors("videomae_tiny_pretrain").get("encoder.norm.weight")!.data,
+    );
+    expect(loaded.weights.get("mml.backbone.transformer.proj.2.weight")).toEqual(
+      caseTensors("uniformerv2_k400_tiny").get("backbone.transformer.proj.2.weight")!.data,
+    );
     expect(loaded.initialised).toContain("visual_proj");
     expect(loaded.initialised.some((p) => p.startsWith("mae.") || p.startsWith("mml."))).toBe(false);
   });
 
   it("a missing, truncated or non-checkpoint file is a UserError naming the file", () => {
-    expect(userError(() => loadWeights([join(dir, "nope.pth")], caseParams("uniformerv2_k400_tiny"))).message).toMatch(/not found: .*nope\.pth/);
+    expect(userError(() => loadWeights([join(dir, "nope.pth")], caseParams("uniformerv2_k400_tiny"))).message).toMatch(
+      /not found: .*nope\.pth/,
+    );
     const truncated = join(dir, "truncated.pth");
     const bytes = readFileSync(fixture("uniformerv2_k400_tiny"));
     writeFileSync(truncated, bytes.subarray(0, Math.floor(bytes.byteLength / 2)));

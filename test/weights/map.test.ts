@@ -5,7 +5,11 @@ import { centreInflate, MappingError, mapCheckpoint } from "../../runtime/weight
 import { caseParams, caseTensors, internVideoParams, rekey, tensor } from "./helpers.ts";
 
 const noProblems = { missing: [], extra: [], misshaped: [] };
-const problems = (r: { missing: unknown; extra: unknown; misshaped: unknown }) => ({ missing: r.missing, extra: r.extra, misshaped: r.misshaped });
+const problems = (r: { missing: unknown; extra: unknown; misshaped: unknown }) => ({
+  missing: r.missing,
+  extra: r.extra,
+  misshaped: r.misshaped,
+});
 
 describe("official UniFormerV2 checkpoints", () => {
   for (const format of ["pth", "safetensors"] as const) {
@@ -15,13 +19,19 @@ describe("official UniFormerV2 checkpoints", () => {
       expect(r.source).toBe("uniformerv2");
       expect(problems(r)).toEqual(noProblems);
       expect(r.weights.size).toBe(tensors.size);
-      expect(r.weights.get("backbone.transformer.resblocks.1.lmhra2.pos_embed.0.running_var")).toEqual(tensors.get("backbone.transformer.resblocks.1.lmhra2.pos_embed.0.running_var")!.data);
+      expect(r.weights.get("backbone.transformer.resblocks.1.lmhra2.pos_embed.0.running_var")).toEqual(
+        tensors.get("backbone.transformer.resblocks.1.lmhra2.pos_embed.0.running_var")!.data,
+      );
     });
   }
 
   it("mmaction2 names (transformer.norm, cls_head.fc_cls) map onto proj.0 / proj.2", () => {
     const original = caseTensors("uniformerv2_k400_tiny");
-    const renamed = rekey(original, (k) => k.replace("backbone.transformer.proj.0.", "backbone.transformer.norm.").replace("backbone.transformer.proj.2.", "cls_head.fc_cls."));
+    const renamed = rekey(original, (k) =>
+      k
+        .replace("backbone.transformer.proj.0.", "backbone.transformer.norm.")
+        .replace("backbone.transformer.proj.2.", "cls_head.fc_cls."),
+    );
     expect(renamed.has("cls_head.fc_cls.weight")).toBe(true);
     const r = mapCheckpoint(renamed, caseParams("uniformerv2_k400_tiny"));
     expect(r.source).toBe("uniformerv2-mmaction");
@@ -34,7 +44,11 @@ describe("official UniFormerV2 checkpoints", () => {
 /** A CLIP state dict made from the k400 fixture's backbone: `visual.` names, 2-D conv1, plus head and text tower. */
 function clipStateDict(): Map<string, LoadedTensor> {
   const backbone = caseTensors("uniformerv2_k400_tiny");
-  const clip = rekey(backbone, (k) => (/^backbone\.(conv1|class_embedding|positional_embedding|ln_pre|transformer\.resblocks)/.test(k) ? k.replace("backbone.", "visual.") : undefined));
+  const clip = rekey(backbone, (k) =>
+    /^backbone\.(conv1|class_embedding|positional_embedding|ln_pre|transformer\.resblocks)/.test(k)
+      ? k.replace("backbone.", "visual.")
+      : undefined,
+  );
   const conv = clip.get("visual.conv1.weight")!;
   clip.set("visual.conv1.weight", { ...conv, shape: [16, 3, 4, 4] });
   clip.set("visual.proj", tensor([16, 8], 1));
@@ -61,7 +75,9 @@ describe("CLIP visual towers", () => {
     const flat = clip.get("visual.conv1.weight")!.data;
     expect(conv.length).toBe(16 * 3 * 3 * 16);
     for (let ci = 0; ci < 48; ci++) {
-      expect(Array.from(conv.subarray((ci * 3 + 1) * 16, (ci * 3 + 2) * 16))).toEqual(Array.from(flat.subarray(ci * 16, ci * 16 + 16)));
+      expect(Array.from(conv.subarray((ci * 3 + 1) * 16, (ci * 3 + 2) * 16))).toEqual(
+        Array.from(flat.subarray(ci * 16, ci * 16 + 16)),
+      );
       expect(conv.subarray(ci * 3 * 16, (ci * 3 + 1) * 16).every((v) => v === 0)).toBe(true);
       expect(conv.subarray((ci * 3 + 2) * 16, (ci * 3 + 3) * 16).every((v) => v === 0)).toBe(true);
     }
@@ -74,12 +90,17 @@ describe("CLIP visual towers", () => {
     expect(r.dropped).toHaveLength(10);
     // What CLIP cannot provide is listed by name with the expected shape, never skipped.
     expect(r.missing).toContainEqual({ path: "backbone.transformer.dec.0.attn.in_proj_weight", shape: [48, 16] });
-    expect(r.missing).toContainEqual({ path: "backbone.transformer.resblocks.0.lmhra1.pos_embed.1.weight", shape: [10, 16, 1, 1, 1] });
+    expect(r.missing).toContainEqual({
+      path: "backbone.transformer.resblocks.0.lmhra1.pos_embed.1.weight",
+      shape: [10, 16, 1, 1, 1],
+    });
     expect(r.missing.some((m) => m.path.startsWith("backbone.transformer.resblocks.0.attn"))).toBe(false);
   });
 
   it("an extract_clip file (no prefix, no proj/ln_post) is inflated and loaded the same way", () => {
-    const extracted = rekey(clipStateDict(), (k) => (k.startsWith("visual.") && k !== "visual.proj" && !k.startsWith("visual.ln_post") ? k.slice(7) : undefined));
+    const extracted = rekey(clipStateDict(), (k) =>
+      k.startsWith("visual.") && k !== "visual.proj" && !k.startsWith("visual.ln_post") ? k.slice(7) : undefined,
+    );
     const params = caseParams("uniformerv2_ssv2_tiny");
     const r = mapCheckpoint(extracted, params);
     expect(r.source).toBe("clip-extracted");
@@ -112,7 +133,11 @@ describe("CLIP visual towers", () => {
 describe("VideoMAE checkpoints", () => {
   it("fine-tuned weights load with or without the backbone./encoder. prefix; pos_embed is regenerated", () => {
     for (const prefix of ["", "encoder.", "backbone."]) {
-      const r = mapCheckpoint(rekey(caseTensors("videomae_tiny_cls"), (k) => prefix + k), caseParams("videomae_tiny_cls"), { model: "VideoMAE" });
+      const r = mapCheckpoint(
+        rekey(caseTensors("videomae_tiny_cls"), (k) => prefix + k),
+        caseParams("videomae_tiny_cls"),
+        { model: "VideoMAE" },
+      );
       expect(r.source).toBe("videomae");
       expect(problems(r)).toEqual(noProblems);
       expect(r.regenerated).toEqual(["pos_embed"]);
@@ -131,14 +156,18 @@ describe("VideoMAE checkpoints", () => {
   });
 
   it("a pretraining checkpoint loads into VideoMAEPretrain by identity, both tables regenerated", () => {
-    const r = mapCheckpoint(caseTensors("videomae_tiny_pretrain", "safetensors"), caseParams("videomae_tiny_pretrain"), { model: "VideoMAEPretrain" });
+    const r = mapCheckpoint(caseTensors("videomae_tiny_pretrain", "safetensors"), caseParams("videomae_tiny_pretrain"), {
+      model: "VideoMAEPretrain",
+    });
     expect(problems(r)).toEqual(noProblems);
     expect(r.regenerated.sort()).toEqual(["encoder.pos_embed", "pos_embed"]);
   });
 
   it("a VideoMAE file offered to UniFormerV2 is refused with the models it fits", () => {
     expect(() => mapCheckpoint(caseTensors("videomae_tiny_cls"), caseParams("uniformerv2_k400_tiny"))).toThrow(MappingError);
-    expect(() => mapCheckpoint(caseTensors("videomae_tiny_cls"), caseParams("uniformerv2_k400_tiny"))).toThrow(/VideoMAE fine-tuned classifier .* uniformerv2/);
+    expect(() => mapCheckpoint(caseTensors("videomae_tiny_cls"), caseParams("uniformerv2_k400_tiny"))).toThrow(
+      /VideoMAE fine-tuned classifier .* uniformerv2/,
+    );
   });
 });
 
@@ -148,7 +177,9 @@ describe("InternVideo", () => {
     const pre = mapCheckpoint(caseTensors("videomae_tiny_pretrain"), params, { model: "InternVideo" });
     expect(pre.extra).toEqual([]);
     expect(pre.misshaped).toEqual([]);
-    expect(pre.weights.get("mae_decoder.encoder_norm.weight")).toEqual(caseTensors("videomae_tiny_pretrain").get("encoder.norm.weight")!.data);
+    expect(pre.weights.get("mae_decoder.encoder_norm.weight")).toEqual(
+      caseTensors("videomae_tiny_pretrain").get("encoder.norm.weight")!.data,
+    );
     expect(pre.weights.has("mae.blocks.1.mlp.fc2.bias")).toBe(true);
     expect(pre.weights.has("mae_decoder.decoder.head.weight")).toBe(true);
     expect(pre.weights.has("mae_decoder.mask_token")).toBe(true);
@@ -165,8 +196,10 @@ describe("InternVideo", () => {
     const origin = new Map<string, string>();
     params.forEach((p, i) => {
       let key: string | undefined;
-      if (p.path.startsWith("mml.backbone.") && !p.path.startsWith("mml.backbone.transformer.proj.")) key = p.path.replace("mml.backbone.", "clip.visual.");
-      else if (p.path.startsWith("visual_ln_post.") || p.path === "visual_proj" || p.path === "logit_scale") key = `clip.${p.path}`;
+      if (p.path.startsWith("mml.backbone.") && !p.path.startsWith("mml.backbone.transformer.proj."))
+        key = p.path.replace("mml.backbone.", "clip.visual.");
+      else if (p.path.startsWith("visual_ln_post.") || p.path === "visual_proj" || p.path === "logit_scale")
+        key = `clip.${p.path}`;
       else if (p.path.startsWith("text.") && p.path !== "text.token_embedding.weight") key = p.path.replace("text.", "clip.");
       if (key === undefined) return;
       mm.set(key, tensor(p.shape.map(Number), i));
@@ -181,7 +214,11 @@ describe("InternVideo", () => {
     expect(r.extra).toEqual([]);
     expect(r.misshaped).toEqual([]);
     for (const [key, path] of origin) expect(r.weights.get(path), key).toEqual(mm.get(key)!.data);
-    expect(r.dropped.map((d) => d.key).sort()).toEqual(["caption_decoder.query", "clip.text_mask_embedding", "clip.token_embedding.weight"]);
+    expect(r.dropped.map((d) => d.key).sort()).toEqual([
+      "caption_decoder.query",
+      "clip.text_mask_embedding",
+      "clip.token_embedding.weight",
+    ]);
     expect(r.dropped.find((d) => d.key === "clip.token_embedding.weight")!.reason).toMatch(/BPE/);
   });
 
@@ -197,7 +234,9 @@ describe("InternVideo", () => {
 describe("problems are reported by name", () => {
   it("a checkpoint of another configuration: wrong conv1 taps and unused LMHRA keys", () => {
     const r = mapCheckpoint(caseTensors("uniformerv2_ssv2_tiny"), caseParams("uniformerv2_k400_tiny", ["global_layers=3"]));
-    expect(r.misshaped).toEqual([{ path: "backbone.conv1.weight", key: "backbone.conv1.weight", expected: [16, 3, 1, 4, 4], found: [16, 3, 3, 4, 4] }]);
+    expect(r.misshaped).toEqual([
+      { path: "backbone.conv1.weight", key: "backbone.conv1.weight", expected: [16, 3, 1, 4, 4], found: [16, 3, 3, 4, 4] },
+    ]);
     expect(r.extra).toContain("backbone.transformer.resblocks.2.lmhra2.pos_embed.3.weight");
     expect(r.extra.every((k) => k.includes("lmhra"))).toBe(true);
     expect(r.missing).toEqual([]);
@@ -212,7 +251,9 @@ describe("problems are reported by name", () => {
   });
 
   it("the committed videomae_style.pth: a head of the wrong size is misshaped, the rest missing", () => {
-    const r = mapCheckpoint(readCheckpoint("test/fixtures/io/videomae_style.pth").tensors, caseParams("videomae_tiny_cls"), { model: "VideoMAE" });
+    const r = mapCheckpoint(readCheckpoint("test/fixtures/io/videomae_style.pth").tensors, caseParams("videomae_tiny_cls"), {
+      model: "VideoMAE",
+    });
     expect(r.misshaped).toEqual([
       { path: "head.weight", key: "head.weight", expected: [10, 16], found: [2, 3] },
       { path: "head.bias", key: "head.bias", expected: [10], found: [2] },
