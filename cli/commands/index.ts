@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { registerCheck } from "./check.ts";
 import { registerCompile } from "./compile.ts";
 import { registerDoctor } from "./doctor.ts";
+import { registerGraph } from "./graph.ts";
 import { registerImport } from "./import.ts";
 import { registerInfo } from "./info.ts";
 import { registerRun } from "./run.ts";
@@ -14,6 +15,7 @@ export function registerCommands(program: Command): void {
   registerCompile(program);
   registerTrain(program);
   registerRun(program);
+  registerGraph(program);
   registerImport(program);
   registerDoctor(program);
 }
