@@ -129,6 +129,7 @@ describe("ivc compile (eval bundle)", () => {
       output: number[];
       shapes: Record<string, number[]>;
       again: number[];
+      errors: string[];
       loadMs: number;
       forwardMs: number;
     }>(
@@ -143,8 +144,10 @@ const clip = new Float32Array(readFileSync(new URL("./clip.bin", import.meta.url
 const { output } = await m.forward({ clip });
 const t2 = performance.now();
 const again = (await m.forward({ clip })).output;
+const errors = [];
+for (const bad of [{ clip: new Float32Array(3) }, {}, { clip, extra: clip }]) await m.forward(bad).catch((e) => errors.push(e.message));
 m.destroy();
-console.log(JSON.stringify({ output: [...output], again: [...again], shapes: inputShapes, loadMs: t1 - t0, forwardMs: t2 - t1 }));
+console.log(JSON.stringify({ output: [...output], again: [...again], errors, shapes: inputShapes, loadMs: t1 - t0, forwardMs: t2 - t1 }));
 `,
     );
     const ref = interpret(compileModel("models/uniformerv2.ivm", { preset: "tiny", set: SET }).graph!, {
@@ -155,6 +158,11 @@ console.log(JSON.stringify({ output: [...output], again: [...again], shapes: inp
     expect(got.shapes).toEqual({ clip: [1, 3, 4, 16, 16] });
     expect(relError(got.output, ref.output!.data)).toBeLessThan(1e-4);
     expect(got.again).toEqual(got.output);
+    expect(got.errors).toEqual([
+      "'clip' has 3 values; its shape [1, 3, 4, 16, 16] needs 3072",
+      "missing input 'clip' (shape [1, 3, 4, 16, 16], f32)",
+      "unknown input(s): extra (the bundle takes clip)",
+    ]);
   });
 
   it("index.ts types a consumer: strict NodeNext accepts the right inputs and rejects a misspelt one", () => {
@@ -179,7 +187,7 @@ console.log(JSON.stringify({ output: [...output], again: [...again], shapes: inp
     };
     const use = (input: string) => `import { load } from "./uv2/index.js";
 const m = await load({ weights: "w.safetensors" });
-const out: Float32Array = (await m.forward({ ${input}: new Float32Array(768) })).output;
+const out: Float32Array = (await m.forward({ ${input}: new Float32Array(3072) })).output;
 m.destroy();
 export { out };
 `;
