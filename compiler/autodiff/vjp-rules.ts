@@ -9,7 +9,7 @@
  * autodiff pass also uses to decide which nodes lie on a gradient path at all.
  */
 import type { GraphBuilder } from "../ir/builder.ts";
-import { dimEq, shapeEq, type Dim, type Shape } from "../ir/dims.ts";
+import { dimEq, dimMul, shapeEq, type Dim, type Shape } from "../ir/dims.ts";
 import { dimAdd } from "../ir/shape-rules.ts";
 import type { Node, Op, OpKind, UnaryOp, ValueId } from "../ir/types.ts";
 import { conv3dInputGrad, conv3dWeightGrad } from "./conv-vjp.ts";
@@ -176,6 +176,47 @@ function need(ctx: VjpContext, f: () => ValueId): (ValueId | undefined)[] {
   return [ctx.needs[0] ? f() : undefined];
 }
 
+/** Product of a list of dims (symbolic ones included). */
+function dimProduct(dims: readonly Dim[]): Dim {
+  return dims.reduce<Dim>((acc, d) => dimMul(acc, d), 1);
+}
+
+/**
+ * d/dW of a @ W where W [K, N] is shared by every batch of a [..., M, K]: one matmul with the batch
+ * folded into the contraction, (a as [bM, K])^T @ (g as [bM, N]), instead of a per-batch product
+ * summed afterwards (which would store batch x K x N values).
+ */
+function matmulGradB(b: GraphBuilder, g: ValueId, a: ValueId, w: ValueId): ValueId {
+  const as = b.shapeOf(a);
+  const ws = b.shapeOf(w);
+  if (ws.length === 2 && as.length > 2) {
+    const rows = dimProduct(as.slice(0, -1));
+    const flatA = b.reshape(a, [rows, as[as.length - 1]!]);
+    const gs = b.shapeOf(g);
+    const flatG = b.reshape(g, [rows, gs[gs.length - 1]!]);
+    return b.matmul(transposeLast(b, flatA), flatG);
+  }
+  return sumToShape(b, b.matmul(transposeLast(b, a), g), ws);
+}
+
+/** d/da of a @ W where a [M, K] is shared by every batch of W [..., K, N]: the batch folds into N. */
+function matmulGradA(b: GraphBuilder, g: ValueId, a: ValueId, w: ValueId): ValueId {
+  const as = b.shapeOf(a);
+  const ws = b.shapeOf(w);
+  if (as.length === 2 && ws.length > 2) {
+    const gs = b.shapeOf(g);
+    const batch = gs.slice(0, -2);
+    const rank = gs.length;
+    // g [..., M, N] -> [M, ..., N] -> [M, bN]; W [..., K, N] -> [..., N, K] -> [bN, K]
+    const gPerm = b.permute(g, [rank - 2, ...batch.map((_, i) => i), rank - 1]);
+    const flatG = b.reshape(gPerm, [gs[rank - 2]!, dimMul(dimProduct(batch), gs[rank - 1]!)]);
+    const wt = transposeLast(b, b.broadcast(w, [...batch, ...ws.slice(-2)]));
+    const flatW = b.reshape(wt, [dimMul(dimProduct(batch), ws[ws.length - 1]!), ws[ws.length - 2]!]);
+    return b.matmul(flatG, flatW);
+  }
+  return sumToShape(b, b.matmul(g, transposeLast(b, w)), as);
+}
+
 export const VJP: Record<OpKind, VjpRule | undefined> = {
   input: undefined,
   param: undefined,
@@ -215,8 +256,8 @@ export const VJP: Record<OpKind, VjpRule | undefined> = {
     const { b, g } = ctx;
     const [a, w] = ctx.x as [ValueId, ValueId];
     return [
-      ctx.needs[0] ? sumToShape(b, b.matmul(g, transposeLast(b, w)), b.shapeOf(a)) : undefined,
-      ctx.needs[1] ? sumToShape(b, b.matmul(transposeLast(b, a), g), b.shapeOf(w)) : undefined,
+      ctx.needs[0] ? matmulGradA(b, g, a, w) : undefined,
+      ctx.needs[1] ? matmulGradB(b, g, a, w) : undefined,
     ];
   },
   conv3d: (ctx) => {
