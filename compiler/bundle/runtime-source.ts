@@ -221,40 +221,52 @@ export class BundleRunner {
     return b;
   }
 
+  private async pipeline(k: ManifestKernel, code: string): Promise<{ pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }> {
+    const module = this.device.createShaderModule({ label: k.name, code });
+    const layout = this.device.createBindGroupLayout({
+      label: k.name,
+      entries: k.bindings.map((b, i) => ({
+        binding: i,
+        visibility: GPUShaderStage.COMPUTE,
+        buffer: {
+          type:
+            b.kind === "dynamic"
+              ? "uniform"
+              : b.kind === "storage" && b.access === "read_write"
+                ? "storage"
+                : "read-only-storage",
+        },
+      })),
+    });
+    try {
+      const pipeline = await this.device.createComputePipelineAsync({
+        label: k.name,
+        layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+        compute: { module, entryPoint: k.entryPoint },
+      });
+      return { pipeline, layout };
+    } catch (e) {
+      const info = await module.getCompilationInfo();
+      const msgs = info.messages.map((x) => `  ${k.file}:${x.lineNum}:${x.linePos} ${x.type}: ${x.message}`).join("\n");
+      throw new Error(`kernel ${k.name} does not compile on this adapter: ${(e as Error).message}\n${msgs}`);
+    }
+  }
+
   private async build(root: string): Promise<void> {
     const m = this.manifest;
-    const compiled = await Promise.all(
-      m.kernels.map(async (k) => {
-        const module = this.device.createShaderModule({ label: k.name, code: readFileSync(`${root}${k.file}`, "utf8") });
-        const layout = this.device.createBindGroupLayout({
-          label: k.name,
-          entries: k.bindings.map((b, i) => ({
-            binding: i,
-            visibility: GPUShaderStage.COMPUTE,
-            buffer: {
-              type:
-                b.kind === "dynamic"
-                  ? "uniform"
-                  : b.kind === "storage" && b.access === "read_write"
-                    ? "storage"
-                    : "read-only-storage",
-            },
-          })),
-        });
-        try {
-          const pipeline = await this.device.createComputePipelineAsync({
-            label: k.name,
-            layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
-            compute: { module, entryPoint: k.entryPoint },
-          });
-          return { pipeline, layout };
-        } catch (e) {
-          const info = await module.getCompilationInfo();
-          const msgs = info.messages.map((x) => `  ${k.file}:${x.lineNum}:${x.linePos} ${x.type}: ${x.message}`).join("\n");
-          throw new Error(`kernel ${k.name} does not compile on this adapter: ${(e as Error).message}\n${msgs}`);
-        }
-      }),
-    );
+    // Kernels of repeated layers differ only in their header comments: each distinct shader compiles once.
+    const pipelines = new Map<string, Promise<{ pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }>>();
+    const compile = (k: ManifestKernel) => {
+      const code = readFileSync(`${root}${k.file}`, "utf8");
+      const key = `${code.replace(/^[ \t]*\/\/.*$/gm, "")}\0${k.entryPoint}\0${k.bindings.map((b) => `${b.kind}:${b.access ?? ""}`).join(",")}`;
+      let p = pipelines.get(key);
+      if (!p) {
+        p = this.pipeline(k, code);
+        pipelines.set(key, p);
+      }
+      return p;
+    };
+    const compiled = await Promise.all(m.kernels.map(compile));
     const kernels = new Map(m.kernels.map((k, i) => [k.name, { kernel: k, ...compiled[i]! }]));
     const constantBuffer = (k: ManifestKernel, b: ManifestBinding): GPUBuffer => {
       const data =
