@@ -164,6 +164,8 @@ export class BundleRunner {
   private readonly dynamic: GPUBuffer;
   private dynamicValues = { step: 1, seed: 0, lr: 0 };
   private stepped = false;
+  /** Distinct compute pipelines compiled at load (kernels with the same code share one). */
+  pipelines = 0;
 
   private constructor(
     readonly manifest: RuntimeManifest,
@@ -267,6 +269,7 @@ export class BundleRunner {
       return p;
     };
     const compiled = await Promise.all(m.kernels.map(compile));
+    this.pipelines = pipelines.size;
     const kernels = new Map(m.kernels.map((k, i) => [k.name, { kernel: k, ...compiled[i]! }]));
     const constantBuffer = (k: ManifestKernel, b: ManifestBinding): GPUBuffer => {
       const data =

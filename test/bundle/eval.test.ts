@@ -130,6 +130,7 @@ describe("ivc compile (eval bundle)", () => {
       shapes: Record<string, number[]>;
       again: number[];
       errors: string[];
+      pipelines: number;
       loadMs: number;
       forwardMs: number;
     }>(
@@ -147,7 +148,7 @@ const again = (await m.forward({ clip })).output;
 const errors = [];
 for (const bad of [{ clip: new Float32Array(3) }, {}, { clip, extra: clip }]) await m.forward(bad).catch((e) => errors.push(e.message));
 m.destroy();
-console.log(JSON.stringify({ output: [...output], again: [...again], errors, shapes: inputShapes, loadMs: t1 - t0, forwardMs: t2 - t1 }));
+console.log(JSON.stringify({ output: [...output], again: [...again], errors, pipelines: m.runner.pipelines, shapes: inputShapes, loadMs: t1 - t0, forwardMs: t2 - t1 }));
 `,
     );
     const ref = interpret(compileModel("models/uniformerv2.ivm", { preset: "tiny", set: SET }).graph!, {
@@ -158,6 +159,10 @@ console.log(JSON.stringify({ output: [...output], again: [...again], errors, sha
     expect(got.shapes).toEqual({ clip: [1, 3, 4, 16, 16] });
     expect(relError(got.output, ref.output!.data)).toBeLessThan(1e-4);
     expect(got.again).toEqual(got.output);
+    // The two blocks' kernels share code: fewer pipelines than kernels.
+    const kernels = JSON.parse(readFileSync(join(bundle, "manifest.json"), "utf8")).kernels.length;
+    expect(got.pipelines).toBeGreaterThan(0);
+    expect(got.pipelines).toBeLessThan(kernels);
     expect(got.errors).toEqual([
       "'clip' has 3 values; its shape [1, 3, 4, 16, 16] needs 3072",
       "missing input 'clip' (shape [1, 3, 4, 16, 16], f32)",
