@@ -1,0 +1,25 @@
+/** The workloads of `npm run bench`, in the order they run, with their default sample counts. */
+import type { Workload } from "../harness.ts";
+import { compileInternVideo, uniformerB16Forward } from "./compiled.ts";
+import { elementwiseWorkload, matmulWorkload } from "./kernels.ts";
+import { uniformerTinyStep, vitBlockStep } from "./train.ts";
+
+export interface Registered {
+  readonly workload: Workload;
+  readonly runs: number;
+  readonly warmup: number;
+}
+
+// Long workloads get fewer samples: the B/16 forward is ~150 GFLOP (seconds per run here).
+export const WORKLOADS: readonly Registered[] = [
+  { workload: matmulWorkload(1024), runs: 9, warmup: 2 },
+  { workload: elementwiseWorkload(4 * 2 ** 20), runs: 9, warmup: 2 },
+  { workload: vitBlockStep, runs: 9, warmup: 3 },
+  { workload: uniformerTinyStep, runs: 7, warmup: 3 },
+  { workload: uniformerB16Forward, runs: 3, warmup: 1 },
+  { workload: compileInternVideo, runs: 3, warmup: 1 },
+];
+
+export { compileWorkload, forwardWorkload } from "./compiled.ts";
+export { elementwiseWorkload, matmulWorkload } from "./kernels.ts";
+export { trainWorkload } from "./train.ts";
