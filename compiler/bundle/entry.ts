@@ -1,7 +1,8 @@
 /**
  * The bundle's code: `index.ts`, a typed entry module generated with ts-morph (inputs and outputs
  * as interfaces with their shapes in doc comments, `load`, `forward`, and `step`/`loss` for train
- * bundles), `runtime.ts` (runtime-source.ts, verbatim), and both as plain JavaScript emitted by
+ * bundles), `runtime.ts` and `runtime-support.ts` (runtime-source.ts and runtime-support.ts, with the
+ * import between them spelt `.js` as Node needs), and all three as plain JavaScript emitted by
  * ts-morph's own TypeScript. The generated and emitted files are formatted with prettier.
  */
 import { readFileSync } from "node:fs";
@@ -14,13 +15,21 @@ import type { ManifestSlot } from "./runtime-source.ts";
 
 /** The webgpu version the runtime is tested with (this repository's dependency). */
 const WEBGPU_RANGE = "^0.6.2";
-const RUNTIME_SOURCE = join(dirname(fileURLToPath(import.meta.url)), "runtime-source.ts");
+const HERE = dirname(fileURLToPath(import.meta.url));
+
+/** The runtime's files as they go into a bundle; the repository imports `.ts`, the bundle `.js`. */
+function runtimeSources(): { "runtime.ts": string; "runtime-support.ts": string } {
+  const read = (f: string) => readFileSync(join(HERE, f), "utf8").replaceAll('"./runtime-support.ts"', '"./runtime-support.js"');
+  return { "runtime.ts": read("runtime-source.ts"), "runtime-support.ts": read("runtime-support.ts") };
+}
 
 export interface BundleCode {
   readonly "index.ts": string;
   readonly "index.js": string;
   readonly "runtime.ts": string;
   readonly "runtime.js": string;
+  readonly "runtime-support.ts": string;
+  readonly "runtime-support.js": string;
   readonly "package.json": string;
 }
 
@@ -172,8 +181,8 @@ export async function bundleCode(manifest: Manifest): Promise<BundleCode> {
     },
     skipFileDependencyResolution: true,
   });
-  const runtimeText = readFileSync(RUNTIME_SOURCE, "utf8");
-  project.createSourceFile("runtime.ts", runtimeText);
+  const runtime = runtimeSources();
+  for (const [name, text] of Object.entries(runtime)) project.createSourceFile(name, text);
   const indexText = entrySource(manifest, project);
   const emitted = project.emitToMemory();
   const js = new Map(emitted.getFiles().map((f) => [f.filePath.split("/").pop()!, f.text]));
@@ -196,8 +205,9 @@ export async function bundleCode(manifest: Manifest): Promise<BundleCode> {
     "index.ts": await prettier.format(indexText, { ...options, parser: "babel-ts" }),
     "index.js": await prettier.format(need("index.js"), { ...options, parser: "babel" }),
     // Already formatted (the repository's prettier settings); formatting it again costs half a second.
-    "runtime.ts": runtimeText,
+    ...runtime,
     "runtime.js": await prettier.format(need("runtime.js"), { ...options, parser: "babel" }),
+    "runtime-support.js": await prettier.format(need("runtime-support.js"), { ...options, parser: "babel" }),
     "package.json": `${JSON.stringify(pkg, null, 2)}\n`,
   };
 }

@@ -7,64 +7,33 @@
  * once, and runs the manifest's schedule as one command buffer per call (input writes before it,
  * output copies to mappable buffers at its end), reading the outputs back asynchronously.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import {
+  BUNDLE_FORMAT,
+  type ManifestBinding,
+  type ManifestCopy,
+  type ManifestKernel,
+  type ManifestSlot,
+  type RuntimeManifest,
+  resolveWeights,
+  sizeOf,
+  type Tensor,
+  type TensorLike,
+  typed,
+} from "./runtime-support.ts";
 
-export type Tensor = Float32Array | Int32Array;
-export type TensorLike = Tensor | ArrayLike<number>;
-
-export interface ManifestSlot {
-  readonly name: string;
-  readonly buffer: string;
-  readonly shape: readonly number[];
-  readonly dtype: string;
-}
-export interface ManifestBinding {
-  readonly name: string;
-  readonly kind: "storage" | "constant" | "dynamic";
-  readonly access?: "read" | "read_write";
-  /** Constant tables only: element type and values. */
-  readonly elem?: string;
-  readonly data?: readonly number[];
-}
-export interface ManifestKernel {
-  readonly name: string;
-  readonly file: string;
-  readonly entryPoint: string;
-  readonly grid: readonly [number, number, number];
-  readonly bindings: readonly ManifestBinding[];
-}
-export interface ManifestCopy {
-  readonly src: string;
-  readonly srcOffset: number;
-  readonly dst: string;
-  readonly dstOffset: number;
-  readonly bytes: number;
-}
-export type ManifestStep =
-  { readonly kernel: string; readonly buffers: Readonly<Record<string, string>> } | { readonly copy: ManifestCopy };
-/** The part of manifest.json the runtime reads (the compiler writes more, for people and tools). */
-export interface RuntimeManifest {
-  readonly format: string;
-  readonly mode: "eval" | "train";
-  readonly features: readonly string[];
-  readonly inputs: readonly ManifestSlot[];
-  readonly outputs: readonly ManifestSlot[];
-  readonly parameters: readonly {
-    readonly path: string;
-    readonly shape: readonly number[];
-    readonly dtype: string;
-    readonly buffer: string | null;
-  }[];
-  readonly buffers: { readonly plan: readonly { readonly id: string; readonly bytes: number }[] };
-  readonly kernels: readonly ManifestKernel[];
-  readonly schedule: readonly ManifestStep[];
-  readonly constants: readonly { readonly buffer: string; readonly dtype: string; readonly values: readonly number[] }[];
-  /** Train bundles: buffers zeroed at load (optimizer moments). */
-  readonly zeroed?: readonly string[];
-}
-
-export const BUNDLE_FORMAT = "ivc-bundle/1";
+export type {
+  ManifestBinding,
+  ManifestCopy,
+  ManifestKernel,
+  ManifestSlot,
+  ManifestStep,
+  RuntimeManifest,
+  Tensor,
+  TensorLike,
+} from "./runtime-support.ts";
+export { BUNDLE_FORMAT };
 
 export interface LoadOptions {
   /** A safetensors file (F32/I32 tensors named by parameter path) or tensors by path. Default: the bundle's weights.safetensors. */
@@ -111,47 +80,6 @@ async function settle<T>(p: Promise<T>): Promise<T> {
   });
   while (!done) await new Promise<void>((r) => setTimeout(r, 0));
   return tracked;
-}
-
-function readSafetensors(file: string): Map<string, Tensor> {
-  const bytes = readFileSync(file);
-  if (bytes.length < 8) throw new Error(`${file} is not a safetensors file (shorter than its 8-byte header length)`);
-  const headerLength = Number(bytes.readBigUInt64LE(0));
-  if (headerLength > bytes.length - 8)
-    throw new Error(`${file} is not a safetensors file (header length ${headerLength} past the end)`);
-  let header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
-  try {
-    header = JSON.parse(bytes.subarray(8, 8 + headerLength).toString("utf8"));
-  } catch {
-    throw new Error(`${file} is not a safetensors file (its header is not JSON)`);
-  }
-  const start = 8 + headerLength;
-  const out = new Map<string, Tensor>();
-  for (const [name, e] of Object.entries(header)) {
-    if (name === "__metadata__") continue;
-    if (e.dtype !== "F32" && e.dtype !== "I32")
-      throw new Error(
-        `${file}: tensor '${name}' is ${e.dtype}; bundles load F32 (and I32) tensors only, convert with \`ivc compile --weights\``,
-      );
-    const [b, end] = e.data_offsets;
-    if (!(end >= b && start + end <= bytes.length)) throw new Error(`${file}: tensor '${name}' lies past the end of the file`);
-    const copy = bytes.buffer.slice(bytes.byteOffset + start + b, bytes.byteOffset + start + end);
-    out.set(name, e.dtype === "F32" ? new Float32Array(copy) : new Int32Array(copy));
-  }
-  return out;
-}
-
-function sizeOf(shape: readonly number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
-}
-
-function typed(name: string, data: TensorLike, slot: { shape: readonly number[]; dtype: string }): Tensor {
-  const n = sizeOf(slot.shape);
-  if (!data || typeof (data as ArrayLike<number>).length !== "number")
-    throw new Error(`'${name}' must be a typed array of ${n} values`);
-  if (data.length !== n) throw new Error(`'${name}' has ${data.length} values; its shape [${slot.shape.join(", ")}] needs ${n}`);
-  if (slot.dtype === "f32") return data instanceof Float32Array ? data : Float32Array.from(data);
-  return data instanceof Int32Array ? data : Int32Array.from(data);
 }
 
 export class BundleRunner {
@@ -446,20 +374,4 @@ export class BundleRunner {
     this.staging.clear();
     this.device.destroy();
   }
-}
-
-function resolveWeights(root: string, weights: LoadOptions["weights"]): ReadonlyMap<string, TensorLike> {
-  if (weights === undefined) {
-    const file = `${root}weights.safetensors`;
-    if (!existsSync(file))
-      throw new Error(
-        "the bundle has no weights.safetensors: pass load({ weights: 'file.safetensors' }) or tensors by parameter path",
-      );
-    return readSafetensors(file);
-  }
-  if (typeof weights === "string") {
-    if (!existsSync(weights)) throw new Error(`weights file ${weights} does not exist`);
-    return readSafetensors(weights);
-  }
-  return new Map(Object.entries(weights));
 }

@@ -110,11 +110,11 @@ describe("ivc compile (eval bundle)", () => {
     const ts = readFileSync(join(bundle, "index.ts"), "utf8");
     expect(ts).toMatch(/export interface Inputs \{\s*\/\*\* f32 \[1, 3, 4, 16, 16\] \*\/\s*readonly clip: Float32Array/);
     expect(ts).toContain("export async function load(options: LoadOptions = {}): Promise<Model>");
-    for (const f of ["index.js", "runtime.js"]) {
+    for (const f of ["index.js", "runtime.js", "runtime-support.js"]) {
       const js = readFileSync(join(bundle, f), "utf8");
       const imports = [...js.matchAll(/(?:from|import\()\s*"([^"]+)"/g)].map((x) => x[1]);
       expect(
-        imports.every((i) => i === "webgpu" || i === "./runtime.js" || i!.startsWith("node:")),
+        imports.every((i) => i === "webgpu" || i === "./runtime.js" || i === "./runtime-support.js" || i!.startsWith("node:")),
         `${f}: ${imports.join(", ")}`,
       ).toBe(true);
       expect(js).not.toMatch(/: (string|number|Float32Array)[,)]/);
