@@ -1,6 +1,6 @@
 /** Neural-network built-ins: conv3d, matmul, gather, randomness (dropout), buffer updates, losses. */
 import type { Span } from "../../../diagnostics/span.ts";
-import type { Dim } from "../../ir/dims.ts";
+import { type Dim, dimMul } from "../../ir/dims.ts";
 import type { ValueId } from "../../ir/types.ts";
 import { ElabError, type ElabContext } from "../context.ts";
 import { located } from "../eval.ts";
@@ -43,6 +43,38 @@ function bernoulliMask(ctx: ElabContext, shape: readonly Dim[], keep: number, sp
   return ctx.b.random("bernoulli", shape, { p: keep, stream: ctx.stream() }, origin(span));
 }
 
+/**
+ * A convolution whose stride equals its kernel (patch and tubelet embeddings) is a matmul over
+ * non-overlapping patches: [N*T'*H'*W', C*kt*kh*kw] x [C*kt*kh*kw, O]. Written that way, forward and
+ * backward run on the matmul kernel instead of a direct convolution loop.
+ */
+function patchify(
+  ctx: ElabContext,
+  x: ValueId,
+  w: ValueId,
+  opts: { stride: [number, number, number]; padding: [number, number, number]; dilation: [number, number, number]; groups: number },
+  span: Span,
+): ValueId | undefined {
+  const xs = ctx.b.shapeOf(x);
+  const ws = ctx.b.shapeOf(w);
+  if (xs.length !== 5 || ws.length !== 5 || opts.groups !== 1) return undefined;
+  const k = ws.slice(2) as number[];
+  const spatial = xs.slice(2);
+  const exact = k.every((kk, i) => opts.stride[i] === kk && opts.padding[i] === 0 && opts.dilation[i] === 1 && typeof spatial[i] === "number" && (spatial[i] as number) % kk === 0);
+  if (!exact || ws[1] !== xs[1]) return undefined;
+  const o = origin(span);
+  const [n, c] = xs as [Dim, number];
+  const [t, h, wd] = (spatial as number[]).map((d, i) => d / k[i]!) as [number, number, number];
+  const [kt, kh, kw] = k as [number, number, number];
+  const out = ws[0] as number;
+  const split = ctx.b.reshape(x, [n, c, t, kt, h, kh, wd, kw], o);
+  const patches = ctx.b.permute(split, [0, 2, 4, 6, 1, 3, 5, 7], o);
+  const rows = ctx.b.reshape(patches, [dimMul(dimMul(dimMul(n, t), h), wd), c * kt * kh * kw], o);
+  const weight = ctx.b.permute(ctx.b.reshape(w, [out, c * kt * kh * kw], o), [1, 0], o);
+  const y = ctx.b.reshape(ctx.b.matmul(rows, weight, o), [n, t, h, wd, out], o);
+  return ctx.b.permute(y, [0, 4, 1, 2, 3], o);
+}
+
 export const NN: Record<string, Builtin> = {
   matmul: (raw, ctx, span) => {
     const a = new Args("matmul", raw, ctx, span, ["a", "b"]);
@@ -55,7 +87,7 @@ export const NN: Record<string, Builtin> = {
     const x = a.tensor("x");
     const w = a.tensor("weight");
     const opts = { stride: triple(a, "stride", 1), padding: triple(a, "padding", 0), dilation: triple(a, "dilation", 1), groups: a.int("groups", 1) };
-    return tensor(located(span, "conv3d", () => ctx.b.conv3d(x, w, opts, origin(span))));
+    return tensor(located(span, "conv3d", () => patchify(ctx, x, w, opts, span) ?? ctx.b.conv3d(x, w, opts, origin(span))));
   },
   gather: (raw, ctx, span) => {
     const a = new Args("gather", raw, ctx, span, ["table", "index", "axis"]);
