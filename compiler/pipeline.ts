@@ -9,7 +9,7 @@
  *   autodiff    compiler/autodiff    backward graph for the stage's trainable parameters
  *   freeze      compiler/freeze      trainable set per stage, warnings
  */
-import { dirname, resolve as resolvePath } from "node:path";
+import { dirname, isAbsolute, relative, resolve as resolvePath } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Diagnostic, hasErrors } from "../diagnostics/index.ts";
 import { parseIvm, readSource } from "../grammar/index.ts";
@@ -20,7 +20,13 @@ import type { Graph } from "./ir/types.ts";
 import { type LoadedSource, type Resolved, type ResolveHost, resolveProgram } from "./resolve/index.ts";
 import { simplify } from "./simplify/index.ts";
 
-export const STDLIB_DIR = resolvePath(dirname(fileURLToPath(import.meta.url)), "..", "stdlib");
+const STDLIB_ABSOLUTE = resolvePath(dirname(fileURLToPath(import.meta.url)), "..", "stdlib");
+
+/** Relative to the working directory when below it, so diagnostics and IR dumps read `stdlib/nn.ivm:34:5`. */
+export const STDLIB_DIR = (() => {
+  const rel = relative(process.cwd(), STDLIB_ABSOLUTE);
+  return rel && !rel.startsWith("..") && !isAbsolute(rel) ? rel : STDLIB_ABSOLUTE;
+})();
 
 /** Reads and parses files from disk, caching by path. */
 export function diskHost(stdlibDir = STDLIB_DIR): ResolveHost {
