@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { registerCheck } from "./check.ts";
 import { registerCompile } from "./compile.ts";
 import { registerDoctor } from "./doctor.ts";
+import { registerFmt } from "./fmt.ts";
 import { registerGraph } from "./graph.ts";
 import { registerImport } from "./import.ts";
 import { registerInfo } from "./info.ts";
@@ -18,4 +19,5 @@ export function registerCommands(program: Command): void {
   registerGraph(program);
   registerImport(program);
   registerDoctor(program);
+  registerFmt(program);
 }
