@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import {
   layerNorm,
   layerNormBackward,
@@ -13,6 +13,9 @@ import {
   relError,
   type KernelHarness,
 } from "./harness.ts";
+
+// A cold lavapipe JIT of each new shader can take seconds on a busy machine.
+vi.setConfig({ testTimeout: 180_000 });
 
 let h: KernelHarness;
 beforeAll(async () => {
@@ -82,10 +85,7 @@ describe("softmax", () => {
         const scale = 0.7;
         const out = await h.run(
           [
-            softmax(
-              { rows: R, length: N, scale, schedule: wg },
-              h.profile,
-            ),
+            softmax({ rows: R, length: N, scale, schedule: wg }, h.profile),
             softmaxBackward(
               { rows: R, length: N, scale, schedule: wg },
               h.profile,
@@ -146,8 +146,16 @@ describe("layernorm", () => {
 
   const variants = [
     { label: "fused dx + subgroup partials", wg: undefined, subgroups: true },
-    { label: "lane per row + partials kernel", wg: "lane" as const, subgroups: false },
-    { label: "workgroup per row + partials kernel", wg: "workgroup" as const, subgroups: true },
+    {
+      label: "lane per row + partials kernel",
+      wg: "lane" as const,
+      subgroups: false,
+    },
+    {
+      label: "workgroup per row + partials kernel",
+      wg: "workgroup" as const,
+      subgroups: true,
+    },
   ];
   for (const { label, wg, subgroups } of variants) {
     it(`backward gives dx (plus an incoming residual gradient), dgamma and dbeta (${label})`, async () => {
@@ -173,7 +181,9 @@ describe("layernorm", () => {
             },
             { ...h.profile, subgroups: subgroups && h.profile.subgroups },
           );
-          expect(bwd.partials === undefined).toBe(label.startsWith("fused") && h.profile.subgroups);
+          expect(bwd.partials === undefined).toBe(
+            label.startsWith("fused") && h.profile.subgroups,
+          );
           const chunks = bwd.chunks;
           const finalizeK = bwd.finalize;
           const out = await h.run(
