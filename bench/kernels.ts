@@ -11,6 +11,7 @@ import { elementwise, type EwExpr } from "../compiler/codegen/elementwise.ts";
 import { profileFor, type AdapterProfile, type Kernel } from "../compiler/codegen/kernel.ts";
 import { matmul } from "../compiler/codegen/matmul.ts";
 import { layerNorm, softmax } from "../compiler/codegen/normalization.ts";
+import { cpus, loadavg } from "node:os";
 import { Executor, type Step } from "../runtime/executor.ts";
 import { requestGpu } from "../runtime/gpu.ts";
 
@@ -118,6 +119,9 @@ async function main() {
   const gpu = await requestGpu();
   const profile = profileFor(gpu.info, gpu.device.features as ReadonlySet<string>);
   console.log(`adapter: ${gpu.info.description || gpu.info.device} (${gpu.info.backend}), profile ${JSON.stringify(profile)}`);
+  // lavapipe runs on the CPU: other processes change every number here, so say how busy it was.
+  const load = () => `load average ${loadavg()[0].toFixed(1)} on ${cpus().length} CPUs`;
+  console.log(`start: ${load()}`);
   const rows: string[][] = [];
   for (const c of cases(profile)) {
     const ex = new Executor(
@@ -149,6 +153,7 @@ async function main() {
   const line = (r: string[]) => r.map((v, i) => (i === 0 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join("  ");
   console.log(line(header));
   for (const r of rows) console.log(line(r));
+  console.log(`end: ${load()}`);
   gpu.destroy();
 }
 
