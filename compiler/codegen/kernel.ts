@@ -54,8 +54,13 @@ export interface Kernel {
   readonly wgsl: string;
   readonly entryPoint: string;
   readonly workgroupSize: Grid;
-  /** Workgroup counts; `invocations` defaults to the size baked into the kernel. */
-  readonly dispatch: (invocations?: number) => Grid;
+  /**
+   * Workgroup counts for `units` of the kernel's outermost, runtime-variable extent (a symbolic batch
+   * bound late), defaulting to the baked size: e.g. the batch for matmul, batch*heads for attention,
+   * rows for row programs, outputs for reductions, items for elementwise (vec4s when vectorised).
+   * Inner sizes are baked into the WGSL; a different inner size needs a new kernel.
+   */
+  readonly dispatch: (units?: number) => Grid;
   /** In `@binding(i)` order, all in `@group(0)`. */
   readonly bindings: readonly KernelBinding[];
   /** The `.ivm` spans (as `file:line:col  text` strings) the kernel was generated from. */

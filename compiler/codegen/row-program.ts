@@ -1,9 +1,10 @@
 /**
  * Row programs: kernels that make a few passes over each row of a [rows, length] tensor, reducing in
- * some passes and writing in others (softmax, LayerNorm and their backwards). One description, two
- * schedules:
- * - lane per row (software): each invocation owns a row and loops over it; no barriers, no shared
- *   memory, and loads cost the same strided or not on lavapipe.
+ * some passes and writing in others (softmax, LayerNorm and their backwards). One description,
+ * three schedules (see `RowSchedule`):
+ * - lane per row (software default): each invocation owns a row and loops over it; no barriers, no
+ *   shared memory, and loads cost the same strided or not on lavapipe.
+ * - subgroup per row (software with subgroups of 8): lanes stride the row, subgroupAdd/Max combine.
  * - workgroup per row (discrete): threads stride over the row and combine through workgroup memory.
  *
  * Expressions are WGSL. In a pass, a row-major input `x` is available as `v_x` (element j of row r);
