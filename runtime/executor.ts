@@ -77,6 +77,7 @@ export class Executor {
   readonly stats: ExecutorStats = { submits: 0, commandBuffers: 0, passes: 0, dispatches: 0 };
   private readonly buffers = new Map<BufferId, GPUBuffer>();
   private readonly staging = new Map<BufferId, GPUBuffer>();
+  private readonly pendingReads = new Map<BufferId, Promise<unknown>>();
   private readonly constants = new Map<string, GPUBuffer>();
   private readonly compiled = new Map<Kernel, CompiledKernel>();
   private readonly dynamicBuffer: GPUBuffer;
@@ -230,9 +231,17 @@ export class Executor {
     this.constants.clear();
   }
 
-  private async readBytes(id: BufferId, elements?: number): Promise<ArrayBuffer> {
+  /** Reads of one buffer share its staging buffer, so they queue behind each other. */
+  private readBytes(id: BufferId, elements?: number): Promise<ArrayBuffer> {
+    const previous = this.pendingReads.get(id) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(() => this.readBytesNow(id, elements));
+    this.pendingReads.set(id, next);
+    return next;
+  }
+
+  private async readBytesNow(id: BufferId, elements?: number): Promise<ArrayBuffer> {
     const src = this.buffer(id);
-    const bytes = elements === undefined ? src.size : Math.ceil((elements * 4) / 4) * 4;
+    const bytes = elements === undefined ? src.size : elements * 4;
     let stage = this.staging.get(id);
     if (!stage || stage.size < bytes) {
       stage?.destroy();

@@ -107,6 +107,20 @@ describe("executor", () => {
     ex.destroy();
   });
 
+  it("serves overlapping reads of one buffer (they share a staging buffer)", async () => {
+    const ex = new Executor(gpu.device, [
+      { bufferId: "a", bytes: 64 },
+      { bufferId: "b", bytes: 64 },
+    ]);
+    ex.write("a", new Float32Array(16).fill(3));
+    ex.write("b", new Float32Array(16).fill(4));
+    const [a1, a2, b1] = await Promise.all([ex.read("a", 16), ex.read("a", 4), ex.read("b", 16)]);
+    expect([...a1]).toEqual(new Array(16).fill(3));
+    expect([...a2]).toEqual(new Array(4).fill(3));
+    expect([...b1]).toEqual(new Array(16).fill(4));
+    ex.destroy();
+  });
+
   it("writes per-step dynamic values once per submit, without rebuilding bind groups", async () => {
     const ex = new Executor(gpu.device, [{ bufferId: "r", bytes: 64 }]);
     const k = randomFill({ count: 16, dist: "uniform", stream: 1 });
