@@ -4,6 +4,7 @@
  * Unsaved text of every open document is used through an in-memory host (compiler/pipeline.ts), so
  * diagnostics and hovers follow the editor buffer, not the disk.
  */
+import { resolve as resolvePath } from "node:path";
 import { type Compiled, compileModel, memoryHost, STDLIB_DIR } from "../compiler/pipeline.ts";
 import { type Resolved, resolveProgram } from "../compiler/resolve/index.ts";
 import type { Graph } from "../compiler/ir/types.ts";
@@ -39,7 +40,8 @@ export class Workspace {
   private readonly open = new Map<string, string>();
   private readonly cache = new Map<string, Analysis>();
 
-  constructor(readonly stdlibDir = STDLIB_DIR) {}
+  /** Absolute: editors name files by absolute URIs, and a stdlib file must be the same file both ways. */
+  constructor(readonly stdlibDir = resolvePath(STDLIB_DIR)) {}
 
   setText(path: string, text: string): void {
     this.open.set(path, text);

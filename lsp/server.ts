@@ -9,6 +9,7 @@
  *   completion      locals, names in scope, builtins, stdlib declarations, keywords, fields after `cfg.`
  *   formatting      `ivc fmt` on the buffer (refused while it has syntax errors)
  */
+import { resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import {
   CompletionItemKind,
@@ -49,7 +50,7 @@ function toPath(uri: string): string {
 }
 
 function toUri(path: string): string {
-  return path.startsWith("/") ? pathToFileURL(path).href : path;
+  return pathToFileURL(resolve(path)).href;
 }
 
 /** Spans are 1-based lines and columns in UTF-16 units; LSP positions are 0-based. */

@@ -98,7 +98,7 @@ describe("ivc lsp", () => {
     const def = async (offset: number) =>
       (await conn.sendRequest("textDocument/definition", { textDocument: { uri: URI }, position: position(MODEL, offset) })) as { uri: string; range: { start: { line: number } } };
     const std = await def(offsetOf(MODEL, "LayerNorm(cfg", 2));
-    expect(std.uri).toMatch(/stdlib\/nn\.ivm$/);
+    expect(std.uri).toBe(pathToFileURL(resolve(import.meta.dirname, "../../stdlib/nn.ivm")).href);
     const nn = (await import("node:fs")).readFileSync(resolve(import.meta.dirname, "../../stdlib/nn.ivm"), "utf8").split("\n");
     expect(nn[std.range.start.line]).toMatch(/module LayerNorm/);
     const line = (o: number) => MODEL.slice(0, o).split("\n").length - 1;
@@ -119,6 +119,22 @@ describe("ivc lsp", () => {
     expect(fields.sort()).toEqual(["classes", "width"]);
     const names = (await items(offsetOf(text, "mean(", 0))).map((i) => i.label);
     for (const n of ["pooled", "norm", "x", "LayerNorm", "TinyConfig", "softmax", "rearrange", "MultiheadAttention", "CrossEntropy", "forward"]) expect(names).toContain(n);
+    const at = MODEL.replace("  norm = LayerNorm", "  @\n  norm = LayerNorm");
+    await change(at);
+    const labels = ((await conn.sendRequest("textDocument/completion", { textDocument: { uri: URI }, position: position(at, offsetOf(at, "@\n", 1)) })) as { label: string }[]).map((i) => i.label);
+    expect(labels.sort()).toEqual(["frozen", "init", "no_decay"]);
     await change(MODEL);
+  }, 60_000);
+
+  it("types a stdlib module's expressions while a model using it is open", async () => {
+    const path = resolve(import.meta.dirname, "../../stdlib/nn.ivm");
+    const uri = pathToFileURL(path).href;
+    const text = (await import("node:fs")).readFileSync(path, "utf8");
+    await conn.sendNotification("textDocument/didOpen", { textDocument: { uri, languageId: "ivm", version: 1, text } });
+    const start = text.indexOf("module LayerNorm");
+    const at = text.indexOf("mean(x", start);
+    const h = (await conn.sendRequest("textDocument/hover", { textDocument: { uri }, position: position(text, at + 1) })) as { contents: { value: string } };
+    expect(h.contents.value).toContain("f32[B, 8, 1]");
+    await conn.sendNotification("textDocument/didClose", { textDocument: { uri } });
   }, 60_000);
 });
