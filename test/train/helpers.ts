@@ -5,9 +5,9 @@ import * as path from "node:path";
 import { afterEach } from "vitest";
 import { readSafetensors } from "../../runtime/io/safetensors.ts";
 import { runTraining, type TrainOptions } from "../../runtime/train/run.ts";
+import { TINY_SET } from "./engine-setup.ts";
 
-/** 2 layers of width 16 on 4 frames of 16x16, 4 classes: ~14k parameters. */
-export const TINY_SET = ["width=16", "layers=2", "heads=2", "global_layers=1", "size=16", "frames=4", "classes=4"];
+export { TINY_SET } from "./engine-setup.ts";
 
 const dirs: string[] = [];
 afterEach(() => {
