@@ -12,6 +12,7 @@ import type { Grid, Kernel } from "../compiler/codegen/kernel.ts";
 import { DYNAMIC_BYTES, encodeDynamic, type DynamicValues } from "../compiler/codegen/dynamic.ts";
 import { settle } from "./gpu.ts";
 import { PipelineCache, type CompiledKernel } from "./pipeline-cache.ts";
+import { timeDispatches, type KernelTiming, type TimedDispatch } from "./profile.ts";
 
 export type BufferId = string | number;
 
@@ -198,6 +199,36 @@ export class Executor {
     this.device.queue.submit([encoder.finish()]);
     this.stats.submits++;
     this.stats.commandBuffers++;
+  }
+
+  /**
+   * Runs a recording once with every dispatch timestamped in its own pass, and returns each kernel's
+   * GPU time in order (clear steps are run but not timed). Needs the 'timestamp-query' feature.
+   */
+  async profile(recording: Recording): Promise<KernelTiming[]> {
+    const { commands } = recording as RecordingImpl;
+    if (this.dynamicDirty) {
+      this.device.queue.writeBuffer(this.dynamicBuffer, 0, encodeDynamic(this.dynamicValues));
+      this.dynamicDirty = false;
+    }
+    const timings: KernelTiming[] = [];
+    let batch: TimedDispatch[] = [];
+    const flush = async () => {
+      timings.push(...(await timeDispatches(this.device, batch)));
+      batch = [];
+    };
+    for (const c of commands) {
+      if (c.kind === "dispatch") {
+        batch.push(c);
+        continue;
+      }
+      await flush();
+      const encoder = this.device.createCommandEncoder();
+      encoder.clearBuffer(c.buffer);
+      this.device.queue.submit([encoder.finish()]);
+    }
+    await flush();
+    return timings;
   }
 
   /** Runs steps once: record + submit. */

@@ -107,6 +107,25 @@ describe("executor", () => {
     ex.destroy();
   });
 
+  it("times each kernel of a recording with timestamp queries", async () => {
+    if (!gpu.device.features.has("timestamp-query")) return;
+    const n = 4096;
+    const ex = new Executor(gpu.device, [
+      { bufferId: "a", bytes: n * 4 },
+      { bufferId: "b", bytes: n * 4 },
+    ]);
+    const k = scaleKernel(n, 2);
+    await ex.load([k]);
+    const rec = ex.record([{ kernel: k, buffers: { x: "a", out: "b" } }, { clear: "a" }, { kernel: k, buffers: { x: "b", out: "a" } }]);
+    ex.write("a", new Float32Array(n).fill(1));
+    const timings = await ex.profile(rec);
+    expect(timings.map((t) => t.label)).toEqual(["scale_2", "scale_2"]);
+    for (const t of timings) expect(t.ms).toBeGreaterThanOrEqual(0);
+    // The recording really ran: b = 1*2+1, then a was cleared and rewritten from b.
+    expect((await ex.read("a", 4))[0]).toBe(7);
+    ex.destroy();
+  });
+
   it("serves overlapping reads of one buffer (they share a staging buffer)", async () => {
     const ex = new Executor(gpu.device, [
       { bufferId: "a", bytes: 64 },
