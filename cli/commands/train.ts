@@ -8,6 +8,7 @@
  */
 import type { Command } from "commander";
 import { ENGINE_KINDS, type EngineKind, defaultEngineKind } from "../../runtime/train/engine.ts";
+import { defaultPreset } from "../../runtime/train/compile-stage.ts";
 import { runTraining } from "../../runtime/train/run.ts";
 import { UsageError } from "../errors.ts";
 import { assertReadable, failOnDiagnostics, modelOptions, type ModelFlags } from "../model-options.ts";
@@ -48,7 +49,7 @@ export function registerTrain(program: Command): void {
   modelOptions(
     program
       .command("train")
-      .description("Train a model on a train stage (all stages in order when --stage is left out; preset `tiny` unless --preset); writes checkpoints, metrics.jsonl, curves.svg, run.json")
+      .description("Train a model on a train stage (all stages in order when --stage is left out; preset `tiny` where the file has one, unless --preset); writes checkpoints, metrics.jsonl, curves.svg, run.json")
       .argument("<file>", ".ivm model file"),
   )
     .option("--data <synthetic|path>", "the stage's own data (synthetic), or an annotation file / folder with train and val lists", "synthetic")
@@ -87,7 +88,7 @@ export function registerTrain(program: Command): void {
       try {
         await runTraining({
           file,
-          preset: flags.preset ?? "tiny",
+          preset: flags.preset ?? defaultPreset(file),
           set: flags.set,
           model: flags.model,
           stage: flags.stage,

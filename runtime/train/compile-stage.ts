@@ -55,6 +55,13 @@ export const defaultDiagnosticsSink: DiagnosticsSink = (c) => {
   }
 };
 
+/** `tiny` when the entry file declares that preset (the CPU-sized configuration), else no preset. */
+export function defaultPreset(file: string): string | undefined {
+  const resolved = compileModel(file, {}).resolved;
+  const decls = resolved.programs.get(resolved.entry)?.decls ?? [];
+  return decls.some((d) => d.kind === "preset" && d.name.name === "tiny") ? "tiny" : undefined;
+}
+
 /** The train stages of the entry file, in declaration order (of `model`, when given). */
 export function stagesOf(req: CompileRequest, sink: DiagnosticsSink): string[] {
   const compiled = compileModel(req.file, { preset: req.preset, set: req.set, model: req.model });

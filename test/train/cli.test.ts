@@ -40,6 +40,13 @@ describe("ivc train", () => {
     expect(rows.every((row: { loss: number }) => Number.isFinite(row.loss))).toBe(true);
   });
 
+  it("uses no preset for a file without a `tiny` one", () => {
+    const out = path.join(tempDir(), "run");
+    const r = ivc("train", "test/train/fixtures/two-stage.ivm", "--engine", "cpu", "--stage", "probe", "--steps", "2", "--eval-clips", "4", "--out", out);
+    expect(r.status, r.stderr).toBe(0);
+    expect(fs.existsSync(path.join(out, "checkpoint.safetensors"))).toBe(true);
+  });
+
   it("explains bad requests without a stack trace", () => {
     const out = path.join(tempDir(), "run");
     const engine = ivc("train", "models/uniformerv2.ivm", "--engine", "tpu", "--out", out);
