@@ -70,6 +70,19 @@ export function engineContract(name: string, create: EngineFactory, reference?: 
     }
   });
 
+  it(`${name}: memorises one batch (its eval-mode loss falls from ln 4 towards the label-smoothing floor)`, async () => {
+    const { setup, batches } = contractSetup();
+    const engine = create(setup);
+    try {
+      const before = await engine.evaluateLoss(batches[0]!);
+      expect(before).toBeCloseTo(Math.log(4), 1);
+      for (let step = 0; step < 20; step++) await engine.step(batches[0]!, { step, lr: 3e-3, seed: step });
+      expect(await engine.evaluateLoss(batches[0]!)).toBeLessThan(0.6);
+    } finally {
+      engine.dispose();
+    }
+  });
+
   if (reference) {
     it(`${name}: agrees with the reference engine after 3 steps within ${reference.tolerance}`, async () => {
       const { setup, batches } = contractSetup();
