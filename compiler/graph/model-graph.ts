@@ -23,6 +23,8 @@ export interface Box {
   readonly title: string;
   readonly subtitle?: string;
   readonly frozen: boolean;
+  /** A module this graph never computes (an InternVideo stage leaves most of the model idle). */
+  readonly unused?: boolean;
   /** Full description for the SVG tooltip. */
   readonly tooltip: string;
 }
@@ -279,5 +281,18 @@ export function modulePicture(graph: Graph, modules: readonly ModuleSummary[], o
       tooltip: `ops in ${container || "(model)"}'s own forward: ${ops.map(([k, v]) => `${k} ×${v}`).join(", ")}`,
     });
   }
-  return { title: opts.title, boxes, flows: flows.flows() };
+  const all = flows.flows();
+  // A box is used when it or anything inside it sends or receives a tensor.
+  const used = new Set<string>();
+  for (const f of all) {
+    for (const end of [f.from, f.to]) {
+      const box = boxes.find((b) => b.id === end);
+      for (let p: string | undefined = box?.parent ?? end; p !== undefined; p = tree.parentOf(p)) used.add(p);
+      used.add(end);
+    }
+  }
+  const marked = boxes.map((b) =>
+    (b.kind === "module" || b.kind === "list") && !used.has(b.id) ? { ...b, unused: true, tooltip: `${b.tooltip}; not computed by this graph` } : b,
+  );
+  return { title: opts.title, boxes: marked, flows: all };
 }

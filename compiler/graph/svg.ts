@@ -36,7 +36,9 @@ function boxSvg(p: PlacedBox): string {
   const stroke = frozen ? FROZEN_STROKE : b.kind === "kernel" ? "#2f8f4e" : b.kind === "ops" ? "#c9a227" : "#5b7db1";
   const dash = b.kind === "kernel" ? ` stroke-dasharray="5 3"` : p.container && b.kind === "list" ? ` stroke-dasharray="2 2"` : "";
   const rx = b.kind === "input" || b.kind === "output" ? 14 : 4;
-  const attrs = `class="box ${b.kind}${frozen ? " frozen" : ""}" data-path="${escapeXml(b.id)}" data-kind="${b.kind}" data-frozen="${frozen}"`;
+  const attrs =
+    `class="box ${b.kind}${frozen ? " frozen" : ""}${b.unused ? " unused" : ""}" data-path="${escapeXml(b.id)}" data-kind="${b.kind}" data-frozen="${frozen}"` +
+    (b.unused ? ` opacity="0.45"` : "");
   const out = [`<g ${attrs}>`, `<title>${escapeXml(b.tooltip)}</title>`];
   out.push(
     `<rect x="${fmt(p.x)}" y="${fmt(p.y)}" width="${fmt(p.width)}" height="${fmt(p.height)}" rx="${rx}" fill="${fill}" stroke="${stroke}" stroke-width="${p.container ? 1.2 : 1}"${dash}/>`,
@@ -68,13 +70,14 @@ function boxSvg(p: PlacedBox): string {
   return out.join("");
 }
 
-function legend(x: number, y: number, kernels: boolean): { svg: string; width: number; height: number } {
-  const rows: { label: string; fill: string; stroke: string; dash?: string }[] = [
+function legend(x: number, y: number, kernels: boolean, unused: boolean): { svg: string; width: number; height: number } {
+  const rows: { label: string; fill: string; stroke: string; dash?: string; faded?: boolean }[] = [
     { label: "module (trainable)", fill: "#ffffff", stroke: "#5b7db1" },
     { label: "frozen (no gradients)", fill: FROZEN_FILL, stroke: FROZEN_STROKE },
     { label: "container / list of modules", fill: TINTS[1]!, stroke: "#5b7db1" },
     kernels ? { label: "fused kernel (one dispatch)", fill: LEAF_FILL.kernel, stroke: "#2f8f4e", dash: "5 3" } : { label: "a container's own ops", fill: LEAF_FILL.ops, stroke: "#c9a227" },
     { label: "graph input / output", fill: LEAF_FILL.input, stroke: "#5b7db1" },
+    ...(unused ? [{ label: "not computed by this graph", fill: "#ffffff", stroke: "#5b7db1", faded: true }] : []),
   ];
   const width = 16 + 28 + Math.max(...rows.map((r) => textWidth(r.label, SMALL_FONT)), textWidth("edge: tensor shape", SMALL_FONT)) + 12;
   const height = 26 + rows.length * 20 + 22;
@@ -82,7 +85,7 @@ function legend(x: number, y: number, kernels: boolean): { svg: string; width: n
   out.push(`<text x="${x + 8}" y="${y + 16}" font-size="${FONT_SIZE}" font-weight="bold" fill="#1d2733">legend</text>`);
   rows.forEach((r, i) => {
     const ry = y + 26 + i * 20;
-    out.push(`<rect x="${x + 8}" y="${ry}" width="28" height="14" rx="3" fill="${r.fill}" stroke="${r.stroke}"${r.dash ? ` stroke-dasharray="${r.dash}"` : ""}/>`);
+    out.push(`<rect x="${x + 8}" y="${ry}" width="28" height="14" rx="3" fill="${r.fill}" stroke="${r.stroke}"${r.dash ? ` stroke-dasharray="${r.dash}"` : ""}${r.faded ? ` opacity="0.45"` : ""}/>`);
     out.push(`<text x="${x + 44}" y="${ry + 11}" font-size="${SMALL_FONT}" fill="#1d2733">${escapeXml(r.label)}</text>`);
   });
   const ey = y + 26 + rows.length * 20 + 7;
@@ -94,7 +97,7 @@ function legend(x: number, y: number, kernels: boolean): { svg: string; width: n
 
 export function renderSvg(placed: Placed, title: string, opts: { kernels: boolean }): string {
   const header = 34;
-  const lg = legend(placed.width + 10, header, opts.kernels);
+  const lg = legend(placed.width + 10, header, opts.kernels, placed.boxes.some((b) => b.box.unused));
   const width = Math.ceil(placed.width + lg.width + 30);
   const height = Math.ceil(Math.max(placed.height, lg.height + 20) + header);
   const out: string[] = [];
