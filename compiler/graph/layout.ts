@@ -49,7 +49,8 @@ function leafSize(b: Box): { width: number; height: number } {
 
 export function layoutPicture(pic: ModelPicture, rankdir: "TB" | "LR" = "TB"): Placed {
   const g = new dagre.graphlib.Graph({ compound: true, multigraph: false });
-  g.setGraph({ rankdir, nodesep: 24, ranksep: 50, edgesep: 12, marginx: 20, marginy: 20 });
+  // Left to right, nested cluster borders are separated by edgesep (they are dummy nodes): room for labels.
+  g.setGraph({ rankdir, nodesep: 24, ranksep: 50, edgesep: rankdir === "LR" ? 34 : 12, marginx: 20, marginy: 20 });
   g.setDefaultEdgeLabel(() => ({}));
   const parents = new Set(pic.boxes.map((b) => b.parent).filter((p): p is string => p !== undefined));
   const byId = new Map(pic.boxes.map((b) => [b.id, b]));
