@@ -55,7 +55,16 @@ function pairwiseKernel(p: AttentionShape, spec: PairwiseSpec, profile: AdapterP
   const d4 = Math.ceil(d / 4);
   const source = p.source ?? [];
   const bindings = [...spec.reads, ...spec.writes];
-  const ownLoads = spec.own.flatMap((t) => loadRowDirect(t.buffer, t.prefix, rowOffset(t.layout, p.heads, "bh", "own", t.vec), d, t.vec));
+  // Software lanes own two rows when d is small enough to keep both in registers: every fetched loop
+  // row then feeds two rows' worth of arithmetic.
+  const perLane = fetch !== "tile" && d <= 64 ? 2 : 1;
+  const owns = [...Array(perLane).keys()];
+  // Spec strings mark per-own-row names with '@'; each own row gets its own suffix.
+  const forOwn = (i: number, lines: readonly string[]) => lines.map((l) => l.replace(/@/g, `_${i}_`));
+  const ownLoads = owns.flatMap((i) =>
+    forOwn(i, spec.own.flatMap((t) => loadRowDirect(t.buffer, t.prefix, rowOffset(t.layout, p.heads, "bh", "own@", t.vec), d, t.vec))),
+  );
+  const body = owns.flatMap((i) => ["{", ...forOwn(i, spec.body).map((l) => "  " + l), "}"]);
   const scalarLoads = spec.loopScalars.map((s) => `let ${s.name} = ${s.buffer}[bh * ${spec.loopRows}u + j];`);
   let loop: string;
   if (fetch === "tile") {
@@ -72,7 +81,7 @@ ${stage.join("\n")}
     workgroupBarrier();
     for (var jj = 0u; jj < min(${TILE_ROWS}u, ${spec.loopRows}u - t0); jj++) {
       let j = t0 + jj;
-${indent([...fromTile, ...scalarLoads, ...spec.body], 6)}
+${indent([...fromTile, ...scalarLoads, ...body], 6)}
     }
     workgroupBarrier();
   }`;
@@ -82,26 +91,23 @@ ${indent([...fromTile, ...scalarLoads, ...spec.body], 6)}
       return fetch === "broadcast" ? loadRowBroadcast(t.buffer, t.prefix, off, d) : loadRowDirect(t.buffer, t.prefix, off, d, t.vec);
     });
     loop = `  for (var j = 0u; j < ${spec.loopRows}u; j++) {
-${indent([...rowLoads, ...scalarLoads, ...spec.body], 4)}
+${indent([...rowLoads, ...scalarLoads, ...body], 4)}
   }`;
   }
   const tileDecls = fetch === "tile" ? spec.loop.map((t) => `var<workgroup> tile_${t.prefix}: array<vec4<f32>, ${TILE_ROWS * d4}>;`).join("\n") : "";
-  const wgsl = `${kernelHeader(spec.name, `${spec.description}; B=${p.batch} H=${p.heads} Lq=${p.lq} Lk=${p.lk} d=${d}; one lane per row, loop rows fetched by ${fetch}`, source, fetch === "broadcast" ? ["subgroups"] : [])}
+  const wgsl = `${kernelHeader(spec.name, `${spec.description}; B=${p.batch} H=${p.heads} Lq=${p.lq} Lk=${p.lk} d=${d}; ${perLane} row(s) per lane, loop rows fetched by ${fetch}`, source, fetch === "broadcast" ? ["subgroups"] : [])}
 ${bindingDecls(bindings)}
 ${tileDecls}
 
 @compute @workgroup_size(${lanes})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
   let bh = wid.y;
-  let ownRaw = wid.x * ${lanes}u + lane;
   // Lanes past the end compute on the last row (keeping subgroup and barrier control flow uniform) and store nothing.
-  let own = min(ownRaw, ${spec.ownRows - 1}u);
+${owns.map((i) => `  let ownRaw_${i}_ = wid.x * ${lanes * perLane}u + ${i * lanes}u + lane;\n  let own_${i}_ = min(ownRaw_${i}_, ${spec.ownRows - 1}u);`).join("\n")}
 ${indent(ownLoads, 2)}
-${indent(spec.init, 2)}
+${indent(owns.flatMap((i) => forOwn(i, spec.init)), 2)}
 ${loop}
-  if (ownRaw < ${spec.ownRows}u) {
-${indent(spec.finish, 4)}
-  }
+${owns.map((i) => `  if (ownRaw_${i}_ < ${spec.ownRows}u) {\n${indent(forOwn(i, spec.finish), 4)}\n  }`).join("\n")}
 }
 `;
   return {
@@ -109,7 +115,7 @@ ${indent(spec.finish, 4)}
     wgsl,
     entryPoint: "main",
     workgroupSize: [lanes, 1, 1],
-    dispatch: (bhCount = p.batch * p.heads) => [ceilDiv(spec.ownRows, lanes), bhCount, 1],
+    dispatch: (bhCount = p.batch * p.heads) => [ceilDiv(spec.ownRows, lanes * perLane), bhCount, 1],
     bindings,
     source,
   };
@@ -127,7 +133,7 @@ function binding(t: RowTensor, access: "read" | "read_write"): KernelBinding {
 /** Stores vec4 accumulators `${acc}c` (times `factor`) into row `own` of `t`. */
 function storeRow(p: AttentionShape, t: RowTensor, acc: string, factor: string): string[] {
   const d4 = Math.ceil(p.d / 4);
-  const out = [`let ${t.prefix}so = ${rowOffset(t.layout, p.heads, "bh", "own", t.vec)};`];
+  const out = [`let ${t.prefix}so = ${rowOffset(t.layout, p.heads, "bh", "own@", t.vec)};`];
   for (let c = 0; c < d4; c++) {
     if (t.vec) out.push(`${t.buffer}[${t.prefix}so + ${c}u] = ${acc}${c} * ${factor};`);
     else for (let q = 0; q < 4 && c * 4 + q < p.d; q++) out.push(`${t.buffer}[${t.prefix}so + ${c * 4 + q}u] = ${acc}${c}[${q}] * ${factor};`);
@@ -144,7 +150,7 @@ function biasBinding(p: AttentionShape): KernelBinding[] {
 
 /** Bindings: q, k, v, [bias] -> o, lse ([B*H, Lq]). */
 export function attentionForward(p: AttentionShape, profile: AdapterProfile): Kernel {
-  const q = tensor(p, "q", "q", p.lq);
+  const q = tensor(p, "q", "q@", p.lq);
   const k = tensor(p, "k", "k", p.lk);
   const v = tensor(p, "v", "v", p.lk);
   const o = tensor(p, "o", "o", p.lq);
@@ -160,17 +166,17 @@ export function attentionForward(p: AttentionShape, profile: AdapterProfile): Ke
       loopScalars: [],
       reads: [binding(q, "read"), binding(k, "read"), binding(v, "read"), ...biasBinding(p)],
       writes: [binding(o, "read_write"), storage("lse", "read_write")],
-      init: ["var m = -3.4028234663852886e38;", "var l = 0.0;", ...accDecls("acc", p.d)],
+      init: ["var m@ = -3.4028234663852886e38;", "var l@ = 0.0;", ...accDecls("acc@", p.d)],
       body: [
-        `let s = ${scoreExpr(p, dot4("q", "k", p.d), "bh", "own", "j")};`,
-        "let mNew = max(m, s);",
-        "let corr = exp(m - mNew);",
+        `let s = ${scoreExpr(p, dot4("q@", "k", p.d), "bh", "own@", "j")};`,
+        "let mNew = max(m@, s);",
+        "let corr = exp(m@ - mNew);",
         "let pj = exp(s - mNew);",
-        "l = l * corr + pj;",
-        ...accUpdate("acc", p.d, (c) => `acc${c} * corr + pj * v${c}`),
-        "m = mNew;",
+        "l@ = l@ * corr + pj;",
+        ...accUpdate("acc@", p.d, (c) => `acc@${c} * corr + pj * v${c}`),
+        "m@ = mNew;",
       ],
-      finish: ["let inv = 1.0 / l;", ...storeRow(p, o, "acc", "inv"), `lse[bh * ${p.lq}u + own] = m + log(l);`],
+      finish: ["let inv = 1.0 / l@;", ...storeRow(p, o, "acc@", "inv"), `lse[bh * ${p.lq}u + own@] = m@ + log(l@);`],
     },
     profile,
   );
@@ -184,11 +190,12 @@ export function attentionForward(p: AttentionShape, profile: AdapterProfile): Ke
 export function attentionBackward(p: AttentionShape, profile: AdapterProfile): Kernel[] {
   const scale = f32Lit(p.scale ?? 1 / Math.sqrt(p.d));
   const base = p.name ?? `attention_bwd_${p.batch * p.heads}x${p.lq}x${p.lk}x${p.d}`;
-  const q = tensor(p, "q", "q", p.lq);
-  const k = tensor(p, "k", "k", p.lk);
-  const v = tensor(p, "v", "v", p.lk);
-  const o = tensor(p, "o", "o", p.lq);
-  const dO = tensor(p, "dout", "dO", p.lq);
+  // '@' marks names that belong to the lane's own row (see pairwiseKernel).
+  const [q, qOwn] = [tensor(p, "q", "q", p.lq), tensor(p, "q", "q@", p.lq)];
+  const [k, kOwn] = [tensor(p, "k", "k", p.lk), tensor(p, "k", "k@", p.lk)];
+  const [v, vOwn] = [tensor(p, "v", "v", p.lk), tensor(p, "v", "v@", p.lk)];
+  const o = tensor(p, "o", "o@", p.lq);
+  const [dO, dOOwn] = [tensor(p, "dout", "dO", p.lq), tensor(p, "dout", "dO@", p.lq)];
   const dq = tensor(p, "dq", "dq", p.lq);
   const dk = tensor(p, "dk", "dk", p.lk);
   const dv = tensor(p, "dv", "dv", p.lk);
@@ -199,18 +206,18 @@ export function attentionBackward(p: AttentionShape, profile: AdapterProfile): K
       description: "attention backward, dq = sum_j p_ij (dO_i . v_j - D_i) k_j * scale",
       ownRows: p.lq,
       loopRows: p.lk,
-      own: [q, dO, o],
+      own: [qOwn, dOOwn, o],
       loop: [k, v],
       loopScalars: [],
       reads: [binding(q, "read"), binding(k, "read"), binding(v, "read"), ...biasBinding(p), binding(o, "read"), binding(dO, "read"), storage("lse", "read")],
       writes: [binding(dq, "read_write"), storage("dsum", "read_write")],
-      init: [`let D = ${dot4("dO", "o", p.d)};`, `let lseI = lse[bh * ${p.lq}u + own];`, ...accDecls("acc", p.d)],
+      init: [`let D@ = ${dot4("dO@", "o@", p.d)};`, `let lseI@ = lse[bh * ${p.lq}u + own@];`, ...accDecls("acc@", p.d)],
       body: [
-        `let pj = exp(${scoreExpr(p, dot4("q", "k", p.d), "bh", "own", "j")} - lseI);`,
-        `let ds = pj * (${dot4("dO", "v", p.d)} - D);`,
-        ...accUpdate("acc", p.d, (c) => `acc${c} + ds * k${c}`),
+        `let pj = exp(${scoreExpr(p, dot4("q@", "k", p.d), "bh", "own@", "j")} - lseI@);`,
+        `let ds = pj * (${dot4("dO@", "v", p.d)} - D@);`,
+        ...accUpdate("acc@", p.d, (c) => `acc@${c} + ds * k${c}`),
       ],
-      finish: [...storeRow(p, dq, "acc", scale), `dsum[bh * ${p.lq}u + own] = D;`],
+      finish: [...storeRow(p, dq, "acc@", scale), `dsum[bh * ${p.lq}u + own@] = D@;`],
     },
     profile,
   );
@@ -221,7 +228,7 @@ export function attentionBackward(p: AttentionShape, profile: AdapterProfile): K
       description: "attention backward, dv = sum_i p_ij dO_i, dk = sum_i p_ij (dO_i . v_j - D_i) q_i * scale",
       ownRows: p.lk,
       loopRows: p.lq,
-      own: [k, v],
+      own: [kOwn, vOwn],
       loop: [q, dO],
       loopScalars: [
         { name: "lseJ", buffer: "lse" },
@@ -229,14 +236,14 @@ export function attentionBackward(p: AttentionShape, profile: AdapterProfile): K
       ],
       reads: [binding(q, "read"), binding(k, "read"), binding(v, "read"), ...biasBinding(p), binding(dO, "read"), storage("lse", "read"), storage("dsum", "read")],
       writes: [binding(dk, "read_write"), binding(dv, "read_write")],
-      init: [...accDecls("accK", p.d), ...accDecls("accV", p.d)],
+      init: [...accDecls("accK@", p.d), ...accDecls("accV@", p.d)],
       body: [
-        `let pj = exp(${scoreExpr(p, dot4("q", "k", p.d), "bh", "j", "own")} - lseJ);`,
-        `let ds = pj * (${dot4("dO", "v", p.d)} - DJ);`,
-        ...accUpdate("accV", p.d, (c) => `accV${c} + pj * dO${c}`),
-        ...accUpdate("accK", p.d, (c) => `accK${c} + ds * q${c}`),
+        `let pj = exp(${scoreExpr(p, dot4("q", "k@", p.d), "bh", "j", "own@")} - lseJ);`,
+        `let ds = pj * (${dot4("dO", "v@", p.d)} - DJ);`,
+        ...accUpdate("accV@", p.d, (c) => `accV@${c} + pj * dO${c}`),
+        ...accUpdate("accK@", p.d, (c) => `accK@${c} + ds * q${c}`),
       ],
-      finish: [...storeRow(p, dk, "accK", scale), ...storeRow(p, dv, "accV", "1.0")],
+      finish: [...storeRow(p, dk, "accK@", scale), ...storeRow(p, dv, "accV@", "1.0")],
     },
     profile,
   );
