@@ -85,17 +85,22 @@ const SUB = 8;
 
 export function rowProgram(p: RowProgram, profile: AdapterProfile, schedule: RowSchedule = defaultRowSchedule(profile, p.length)): Kernel {
   const source = p.source ?? [];
+  // A lane walking its row 4 elements at a time runs a quarter of the loop iterations; row-length
+  // tensors are then bound as vec4 arrays and the pass expressions work unchanged on vec4 values.
+  const vec = schedule === "lane" && p.length % 4 === 0;
+  const rowElem = vec ? "vec4f" : "f32";
   const bindings: KernelBinding[] = [
-    ...p.inputs.map((n) => storage(n, "read")),
-    ...(p.vectors ?? []).map((n) => storage(n, "read")),
+    ...p.inputs.map((n) => storage(n, "read", rowElem)),
+    ...(p.vectors ?? []).map((n) => storage(n, "read", rowElem)),
     ...(p.rowInputs ?? []).map((n) => storage(n, "read")),
-    ...(p.outputs ?? []).map((n) => storage(n, "read_write")),
+    ...(p.outputs ?? []).map((n) => storage(n, "read_write", rowElem)),
     ...(p.rowOutputs ?? []).map((n) => storage(n, "read_write")),
   ];
-  const N = p.length;
+  const N = vec ? p.length / 4 : p.length;
   const body: string[] = [];
   body.push(`  let base = r * ${N}u;`);
   for (const n of p.rowInputs ?? []) body.push(`  let r_${n} = ${n}[r];`);
+  const acc = (rd: RowReduction) => (vec ? `${rd.name}_v` : rd.name);
   const loops: Record<RowSchedule, string> = {
     lane: `for (var j = 0u; j < ${N}u; j++)`,
     subgroup: `for (var j = sl; j < ${N}u; j += ${SUB}u)`,
@@ -105,13 +110,19 @@ export function rowProgram(p: RowProgram, profile: AdapterProfile, schedule: Row
   const guard = (stmt: string) => (schedule === "subgroup" ? `if (valid) { ${stmt} }` : stmt);
   for (const pass of p.passes) {
     const red = pass.reduce ?? [];
-    for (const rd of red) body.push(`  var ${rd.name} = ${identity(rd.op)};`);
+    for (const rd of red) body.push(vec ? `  var ${acc(rd)} = vec4<f32>(${identity(rd.op)});` : `  var ${rd.name} = ${identity(rd.op)};`);
     body.push(`  ${loops[schedule]} {`);
     for (const n of usedInputs(p, pass)) body.push(`    let v_${n} = ${n}[base + j];`);
     for (const l of pass.lets ?? []) body.push(`    ${l}`);
-    for (const rd of red) body.push(`    ${rd.name} = ${combine(rd.op, rd.name, `(${rd.expr})`)};`);
+    for (const rd of red) body.push(`    ${acc(rd)} = ${combine(rd.op, acc(rd), `(${rd.expr})`)};`);
     for (const st of pass.store ?? []) body.push(`    ${guard(`${st.buffer}[base + j] = ${st.expr};`)}`);
     body.push("  }");
+    if (vec) {
+      for (const rd of red) {
+        const v = acc(rd);
+        body.push(`  let ${rd.name} = ${rd.op === "sum" ? `${v}.x + ${v}.y + ${v}.z + ${v}.w` : `max(max(${v}.x, ${v}.y), max(${v}.z, ${v}.w))`};`);
+      }
+    }
     if (schedule === "workgroup") for (const rd of red) body.push(...treeReduce(rd));
     if (schedule === "subgroup") for (const rd of red) body.push(`  ${rd.name} = ${rd.op === "sum" ? "subgroupAdd" : "subgroupMax"}(${rd.name});`);
     for (const t of pass.then ?? []) body.push(`  ${t}`);
@@ -123,7 +134,7 @@ export function rowProgram(p: RowProgram, profile: AdapterProfile, schedule: Row
   const needsShared = schedule === "workgroup" && p.passes.some((ps) => (ps.reduce ?? []).length > 0);
   const text = body.join("\n");
   const describe: Record<RowSchedule, string> = {
-    lane: "one lane per row",
+    lane: vec ? "one lane per row, vec4 steps" : "one lane per row",
     subgroup: `one subgroup of ${SUB} per row`,
     workgroup: `one workgroup of ${ROW_WG} per row`,
   };
