@@ -58,6 +58,17 @@ export class PrinterBase {
     this.lines = new Lines(text);
   }
 
+  /** The source with comments blanked out, for looking at the tokens around a position. */
+  protected get code(): string {
+    if (this.codeCache === undefined) {
+      let out = this.text;
+      for (const c of this.comments) out = out.slice(0, c.start) + " ".repeat(c.end - c.start) + out.slice(c.end);
+      this.codeCache = out;
+    }
+    return this.codeCache;
+  }
+  private codeCache: string | undefined;
+
   get printedComments(): number {
     return this.next;
   }
@@ -124,7 +135,9 @@ export class PrinterBase {
     for (let c = this.pending(offset); c; c = this.pending(offset)) {
       const trailing = this.lastEnd > 0 && this.sameLine(this.lastEnd, c.start);
       this.take();
-      if (trailing) out.push(this.trailingDoc(c));
+      // Mid-expression, a `//` comment keeps its place and the line breaks after it. (Deferred to the
+      // end of the output line, it could land on a line that already ends in a comment and merge.)
+      if (trailing) out.push(c.kind === "line" ? [` ${c.text}`, hardline] : this.trailingDoc(c));
       else out.push(c.text, c.kind === "line" || this.followedByNewline(c) ? hardline : " ");
     }
     return out;
@@ -137,8 +150,25 @@ export class PrinterBase {
     return out;
   }
 
+  /** Trailing comments where a line break follows at once (after an operator): they end that line. */
+  protected beforeBreak(limit: number): Doc[] {
+    return this.trailingComments(limit).map((c) => this.endOfLine(c));
+  }
+
   protected trailing(limit: number): Doc[] {
     return this.trailingComments(limit).map((c) => this.trailingDoc(c));
+  }
+
+  /**
+   * Comments right after an opening bracket (or before it, on its line) go to the end of that line,
+   * block comments too: printed inline they would be read back as after-the-bracket comments.
+   */
+  private head(limit: number): Doc[] {
+    return this.trailingComments(limit).map((c) => this.endOfLine(c));
+  }
+
+  private endOfLine(c: Comment): Doc {
+    return c.kind === "line" ? this.trailingDoc(c) : lineSuffix(` ${c.text}`);
   }
 
   /** Comments left before a closing bracket, each on its own line (or at the end of the last line). */
@@ -155,6 +185,8 @@ export class PrinterBase {
   /** Prints a node after the comments in front of it and records where it ended. */
   protected node(span: Span, print: () => Doc): Doc {
     const before = this.leading(span.offset);
+    // Printing has now reached the node: a comment after its first token is on "the last printed line".
+    this.lastEnd = Math.max(this.lastEnd, span.offset);
     const body = print();
     this.lastEnd = Math.max(this.lastEnd, span.endOffset);
     return before.length > 0 ? [...before, body] : body;
@@ -167,12 +199,16 @@ export class PrinterBase {
   protected list<T extends { span: Span }>(open: string, openAt: number, items: readonly T[], print: (item: T) => Doc, close: string, o: ListOptions): Doc {
     this.lastEnd = openAt + 1;
     const closeAt = this.after(items.length > 0 ? items.at(-1)!.span.endOffset : openAt + 1, true);
-    const head = this.trailing(items[0]?.span.offset ?? closeAt);
+    const head = this.head(items[0]?.span.offset ?? closeAt);
     const parts: Doc[] = items.map((item, i) => {
       const d = this.node(item.span, () => print(item));
       const last = i === items.length - 1;
       const sep = o.lineSeparated ? (last ? "" : ifBreak("", ",")) : !last ? "," : o.trailingComma ? ifBreak(",", "") : "";
-      return [d, sep, ...this.trailing(items[i + 1]?.span.offset ?? closeAt)];
+      // After the separator a `line` follows: an inline block comment takes its space before it.
+      const after = this.trailingComments(items[i + 1]?.span.offset ?? closeAt).map((c) =>
+        c.kind === "block" ? [" ", c.text] : this.trailingDoc(c),
+      );
+      return [d, sep, ...after];
     });
     const tail = this.tail(closeAt);
     this.lastEnd = closeAt + 1;
@@ -199,6 +235,7 @@ export class PrinterBase {
       }
       blank = this.blankLineBefore(item.span.offset) && (rows.length > 0 || before.length > 0);
       const printedBefore = this.next;
+      this.lastEnd = Math.max(this.lastEnd, item.span.offset);
       const d = print(item);
       this.lastEnd = Math.max(this.lastEnd, item.span.endOffset);
       const hasInnerComments = this.next !== printedBefore;
@@ -246,7 +283,7 @@ export class PrinterBase {
       const inline = r.before.filter((b) => Array.isArray(b));
       const w = widths[i];
       const trailing = r.trailing.map((c, k) =>
-        k === 0 && w !== undefined ? [lineSuffix(`${" ".repeat(column[i]! - w)}${TRAILING_GAP}${c.text}`), breakParent] : this.trailingDoc(c),
+        k === 0 && w !== undefined ? [lineSuffix(`${" ".repeat(column[i]! - w)}${TRAILING_GAP}${c.text}`), breakParent] : this.endOfLine(c),
       );
       out.push([...inline, r.doc, ...trailing]);
       // Without a known comment column (the item spans lines) the continuation lines become own-line comments.
@@ -267,10 +304,10 @@ export class PrinterBase {
   /** `{ ... }` around rows; `{}` when empty. `openAt` / `closeAt` are the braces' offsets. */
   protected block<T extends { span: Span }>(openAt: number, items: readonly T[], print: (item: T) => Doc, closeAt: number): Doc {
     this.lastEnd = openAt + 1;
-    const head = this.trailing(items[0]?.span.offset ?? closeAt);
+    const head = this.head(items[0]?.span.offset ?? closeAt);
     const body = this.rows(items, print, closeAt);
     this.lastEnd = closeAt + 1;
-    if (body.length === 0) return ["{", ...head, "}"];
+    if (body.length === 0) return head.length === 0 ? "{}" : ["{", ...head, hardline, "}"];
     return ["{", ...head, indent([hardline, join(hardline, body)]), hardline, "}"];
   }
 }

@@ -117,7 +117,8 @@ export class ExprPrinter extends PrinterBase {
     const first = this.wrapped(left, rightAssoc ? precedence(left) <= level : precedence(left) <= level);
     // `a ** -b` reads as `a ** (-b)` (docs/language.md section 5): no parentheses needed there.
     const rightParens = (o: Expr) => (rightAssoc ? precedence(o) < level && !(o.kind === "unary" && o.op !== "not") : precedence(o) <= level);
-    const rest: Doc[] = operands.map((o, i) => [` ${ops[i]}`, line, this.wrapped(o, rightParens(o))]);
+    // A comment after an operand or operator ends the line the chain breaks there.
+    const rest: Doc[] = operands.map((o, i) => [` ${ops[i]}`, ...this.beforeBreak(o.span.offset), line, this.wrapped(o, rightParens(o))]);
     return group([first, indent(rest)]);
   }
 

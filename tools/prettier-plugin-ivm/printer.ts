@@ -162,8 +162,9 @@ export class IvmPrinter extends ExprPrinter {
       case "tensorMember": {
         const before = m.annotations.filter((a) => a.span.offset < m.target.span.offset);
         const after = m.annotations.filter((a) => a.span.offset > m.target.span.offset);
-        const tail = after.map((a) => [" ", this.annotation(a)]);
-        return [...this.annotations(before), m.role, " ", this.target(m.target), ": ", this.type(m.type), ...tail];
+        // Printed in source order: comments are placed by where printing has got to.
+        const head = [...this.annotations(before), m.role, " ", this.target(m.target), ": ", this.type(m.type)];
+        return [...head, ...after.map((a) => [" ", this.annotation(a)])];
       }
       case "ifMember":
         return this.ifChain(m, (b) => this.member(b as Member));
@@ -217,7 +218,7 @@ export class IvmPrinter extends ExprPrinter {
     const parts: Doc[] = ["if ", this.expr(s.condition), " ", this.bodyBlock(s.condition.span.endOffset, s.then, print)];
     if (!s.hasElse) return parts;
     const only = s.else.length === 1 ? s.else[0]! : undefined;
-    const elseIf = only && (only.kind === "if" || only.kind === "ifMember") && this.text.slice(0, only.span.offset).trimEnd().endsWith("else");
+    const elseIf = only && (only.kind === "if" || only.kind === "ifMember") && /\belse$/.test(this.code.slice(0, only.span.offset).trimEnd());
     if (elseIf) return [...parts, " else ", this.node(only.span, () => print(only))];
     const elseAt = this.after(this.lastEnd);
     return [...parts, " else ", this.bodyBlock(elseAt + "else".length, s.else, print)];
@@ -225,7 +226,7 @@ export class IvmPrinter extends ExprPrinter {
 
   /** `lhs = value`: calls and lists break inside their brackets, operator chains after the `=`. */
   private assignment(lhs: Doc, value: Expr): Doc {
-    if (value.kind === "binary") return group([lhs, " =", indent([line, this.expr(value)])]);
+    if (value.kind === "binary") return group([lhs, " =", ...this.beforeBreak(value.span.offset), indent([line, this.expr(value)])]);
     return [lhs, " = ", this.expr(value)];
   }
 }
