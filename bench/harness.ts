@@ -140,7 +140,8 @@ function fmt(v: number | undefined, digits = 1): string {
 }
 
 function mib(bytes: number | undefined): string {
-  return bytes === undefined ? "-" : `${(bytes / 2 ** 20).toFixed(1)}M`;
+  if (bytes === undefined) return "-";
+  return bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(2)}G` : `${(bytes / 2 ** 20).toFixed(1)}M`;
 }
 
 export function formatTable(results: readonly BenchResult[]): string {

@@ -4,7 +4,7 @@
  */
 import { closeSharedGpu } from "./common.ts";
 import { currentLoad, formatTable, type BenchResult, writeResults } from "./harness.ts";
-import { runTorchPeer, withPeer } from "./peers.ts";
+import { runTorchPeer, TORCH_WORKLOADS, withPeer } from "./peers.ts";
 import type { Registered } from "./workloads/index.ts";
 
 export interface RunnerOptions {
@@ -34,7 +34,7 @@ export async function runBench(entries: readonly Registered[], opts: RunnerOptio
       const t0 = performance.now();
       try {
         let r = await workload.run({ runs: n, warmup: w, log: opts.log });
-        if (opts.peers) {
+        if (opts.peers && TORCH_WORKLOADS.includes(workload.name)) {
           const outcome = runTorchPeer(workload.name, n, w);
           r = withPeer(r, outcome);
           opts.log(outcome.ok ? `  peer ${outcome.figure.name}: ${outcome.figure.median.toFixed(1)} ms` : `  peer skipped: ${outcome.reason}`);
