@@ -25,6 +25,8 @@ export function tensorType(n: Pick<Node, "dtype" | "shape">): string {
   return `${n.dtype}[${n.shape.join(", ")}]`;
 }
 
+const escape = (path: string) => path.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
 const same = (s: Span, t: Span) => s.file === t.file && s.offset === t.offset && s.endOffset === t.endOffset;
 
 function exactTypes(builds: readonly Build[], span: Span): string[] {
@@ -66,7 +68,7 @@ function calleePath(callee: Expr, chain: readonly AnyNode[], offset: number): st
 function instancePattern(b: Build, chain: readonly AnyNode[], callee: string): RegExp | undefined {
   const mod = chain.find((n) => n.kind === "module");
   if (mod?.kind !== "module") return undefined;
-  const owners = b.modules.filter((m) => m.type === mod.name.name).map((m) => (m.path === "" ? "" : `${m.path.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\.`));
+  const owners = b.modules.filter((m) => m.type === mod.name.name).map((m) => (m.path === "" ? "" : `${escape(m.path)}\\.`));
   if (owners.length === 0) return undefined;
   return new RegExp(`^(?:${owners.join("|")})${callee}$`);
 }
@@ -85,7 +87,15 @@ function callResultTypes(builds: readonly Build[], chain: readonly AnyNode[], ca
   const out = new Set<string>();
   for (const b of builds) {
     const pattern = instancePattern(b, chain, callee);
-    if (!pattern) continue;
+    if (pattern) for (const t of runResults(b, pattern)) out.add(t);
+  }
+  return [...out];
+}
+
+/** Types of the last node of each run of nodes built inside an instance whose path matches. */
+function runResults(b: Build, pattern: RegExp): string[] {
+  const out = new Set<string>();
+  {
     const nodes = b.graph.nodes;
     for (let i = 0; i < nodes.length; i++) {
       const prefix = nodes[i]!.name === undefined ? undefined : instanceOf(nodes[i]!.name!, pattern);
@@ -132,6 +142,9 @@ function namedForwardTypes(resolved: Resolved, builds: readonly Build[], chain: 
       if (ret?.kind !== "return") continue;
       const last = b.graph.nodes.filter((n) => n.name === inst.path && n.spans.some((s) => same(s, ret.value.span))).at(-1);
       if (last) out.add(tensorType(last));
+      // `return ln_pre(x)`: the result of that sub-module of this very instance.
+      const inner = ret.value.kind === "call" && ret.value.callee.kind !== "member" ? calleePath(ret.value.callee, [decl!, fwd!] as AnyNode[], ret.value.span.offset) : undefined;
+      if (!last && inner) for (const t of runResults(b, new RegExp(`^${escape(inst.path)}\\.${inner}$`))) out.add(t);
     }
   }
   return [...out];

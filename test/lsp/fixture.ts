@@ -8,11 +8,20 @@ config TinyConfig {
 
 preset small: TinyConfig { width = 8 }
 
+module Encoder(w: int) {
+  ln = LayerNorm(w)
+  forward encode(t: f32[B, N, w]) -> f32[B, N, w] {
+    return ln(t)
+  }
+}
+
 model Tiny(cfg: TinyConfig) {
   norm = LayerNorm(cfg.width)
+  enc = Encoder(cfg.width)
   head = Linear(cfg.width, cfg.classes)
   forward(x: f32[B, 8, cfg.width]) -> f32[B, cfg.classes] {
-    let pooled = mean(norm(x), axis = 1)
+    let e = enc.encode(x)
+    let pooled = mean(norm(x), axis = 1) + mean(e, axis = 1)
     return head(pooled)
   }
 }

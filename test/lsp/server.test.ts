@@ -86,6 +86,8 @@ describe("ivc lsp", () => {
     expect((await hoverAt(MODEL, offsetOf(MODEL, "norm(x)", 1)))!.contents.value).toContain("f32[B, 8, 16]");
     expect((await hoverAt(MODEL, offsetOf(MODEL, "head(pooled", 1)))!.contents.value).toContain("f32[B, 4]");
     expect((await hoverAt(MODEL, offsetOf(MODEL, "pooled =", 1)))!.contents.value).toContain("f32[B, 16]");
+    // A named forward of a sub-module whose result is a sub-module call of its own.
+    expect((await hoverAt(MODEL, offsetOf(MODEL, "enc.encode(x)", 5)))!.contents.value).toContain("f32[B, 8, 16]");
     const field = (await hoverAt(MODEL, offsetOf(MODEL, "cfg.width", 5, 1)))!.contents.value;
     expect(field).toContain("cfg.width: int = 16");
     expect(field).toContain("16 in model Tiny");
