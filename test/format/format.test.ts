@@ -104,7 +104,7 @@ describe("comments anywhere", () => {
     "",
   ].join("\n");
 
-  it("a block or line comment inserted at any gap survives formatting, and the tree is unchanged", async () => {
+  it("a block or line comment inserted at any gap survives formatting idempotently, and the tree is unchanged", async () => {
     const base = withoutSpans(parseIvm(SRC, "c.ivm").program);
     let tried = 0;
     for (let i = 0; i < SRC.length; i++) {
@@ -118,6 +118,7 @@ describe("comments anywhere", () => {
         // formatIvm re-parses its result and throws if the tree or the comments differ.
         const out = await formatIvm(text, "c.ivm");
         expect(scanComments(out).length, JSON.stringify(text.slice(i - 20, i + 20))).toBe(1);
+        expect(await formatIvm(out, "c.ivm"), JSON.stringify(text.slice(i - 20, i + 20))).toBe(out);
       }
     }
     expect(tried).toBeGreaterThan(150);

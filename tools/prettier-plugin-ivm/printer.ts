@@ -184,7 +184,10 @@ export class IvmPrinter extends ExprPrinter {
   }
 
   private target(t: Extract<Member, { kind: "submodule" }>["target"]): Doc {
-    return this.node(t.span, () => (t.index ? [t.name.name, "[", this.expr(t.index), "]"] : t.name.name));
+    if (!t.index) return this.node(t.span, () => t.name.name);
+    const index = t.index;
+    // A comment before the `]` goes to the end of the line (the member is one line after the `=`).
+    return this.node(t.span, () => [t.name.name, "[", this.expr(index), ...this.trailing(this.after(index.span.endOffset)), "]"]);
   }
 
   private forward(f: ForwardMember): Doc {
@@ -193,7 +196,7 @@ export class IvmPrinter extends ExprPrinter {
     const head = [...name, this.params(f.params, openAt), " -> ", this.type(f.returnType)];
     if (f.expressionBody) {
       const ret = f.body[0] as Extract<Statement, { kind: "return" }>;
-      return group([...head, " =", indent([line, this.expr(ret.value)])]);
+      return group([...head, " =", ...this.beforeBreak(ret.value.span.offset), indent([line, this.expr(ret.value)])]);
     }
     return [...head, " ", this.bodyBlock(f.returnType.span.endOffset, f.body, (s) => this.statement(s as Statement))];
   }
