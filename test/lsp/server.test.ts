@@ -128,6 +128,18 @@ describe("ivc lsp", () => {
     await change(MODEL);
   }, 60_000);
 
+  it("formats the buffer like ivc fmt, and not while it has syntax errors", async () => {
+    const messy = MODEL.replace("  norm = LayerNorm(cfg.width)", "  norm   =   LayerNorm( cfg.width ) ;");
+    await change(messy);
+    const format = () => conn.sendRequest("textDocument/formatting", { textDocument: { uri: URI }, options: { tabSize: 2, insertSpaces: true } }) as Promise<{ newText: string }[]>;
+    const edits = await format();
+    expect(edits).toHaveLength(1);
+    expect(edits[0]!.newText).toBe(MODEL);
+    await change(messy.replace("return head(pooled)", "return head(pooled"));
+    expect(await format()).toEqual([]);
+    await change(MODEL);
+  }, 60_000);
+
   it("types a stdlib module's expressions while a model using it is open", async () => {
     const path = resolve(import.meta.dirname, "../../stdlib/nn.ivm");
     const uri = pathToFileURL(path).href;
