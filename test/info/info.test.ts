@@ -3,8 +3,8 @@ import { describe, expect, it } from "vitest";
 import { modelInfo } from "../../compiler/info/index.ts";
 import { compileModel } from "../../compiler/pipeline.ts";
 
-function info(file: string, preset: string, set: string[] = []) {
-  const c = compileModel(file, { preset, set });
+function info(file: string, preset: string, set: string[] = [], model?: string) {
+  const c = compileModel(file, { preset, set, model });
   expect(c.diagnostics).toEqual([]);
   return modelInfo(c.graph!, c.elaborated!.graph.params, c.elaborated!.modules);
 }
@@ -26,6 +26,34 @@ describe("ivc info", () => {
       expect(i.params.frozen).toBe(0);
       expect(Math.abs(i.flops - flops) / flops).toBeLessThan(0.001);
     });
+  }
+
+  for (const [preset, params, flops] of [
+    ["vit_b16", 86_534_800, 180.3e9],
+    ["vit_l16", 304_270_736, 596.8e9],
+    ["vit_h16", 632_119_440, 1191e9],
+  ] as const) {
+    it(`videomae ${preset}: ${params} parameters, ${flops / 1e9} GFLOPs`, () => {
+      const i = info("models/videomae.ivm", preset, [], "VideoMAE");
+      expect(i.params.total).toBe(params);
+      expect(Math.abs(i.flops - flops) / flops).toBeLessThan(0.002);
+    });
+  }
+
+  // Every preset of every model elaborates (eval forward) without a diagnostic.
+  for (const [file, model, presets] of [
+    ["models/uniformerv2.ivm", "UniFormerV2", ["tiny", "k400_l14_336_frozen"]],
+    ["models/videomae.ivm", "VideoMAEPretrain", ["tiny", "vit_b16", "vit_l16", "vit_h16"]],
+    ["models/videomae.ivm", "VideoMAE", ["tiny"]],
+    ["models/internvideo.ivm", "InternVideo", ["tiny", "base", "full"]],
+  ] as const) {
+    for (const preset of presets) {
+      it(`${model} ${preset} compiles`, () => {
+        const c = compileModel(file, { preset, model });
+        expect(c.diagnostics.filter((d) => d.severity === "error")).toEqual([]);
+        expect(c.graph!.nodes.length).toBeGreaterThan(10);
+      });
+    }
   }
 
   it("counts frozen parameters and buffers separately", () => {
