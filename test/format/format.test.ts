@@ -15,12 +15,11 @@ const fixture = (name: string) => resolve(import.meta.dirname, "fixtures", name)
 
 /**
  * Every tracked .ivm file that parses without errors (the diagnostics fixtures are broken on purpose),
- * except the unformatted golden input and examples/, whose models the docs quote verbatim (docs/tutorial.md,
- * docs/compiler.md): they are formatted together with those pages.
+ * except the unformatted golden input.
  */
 function cleanIvmFiles(): string[] {
   const tracked = execFileSync("git", ["ls-files", "*.ivm"], { cwd: ROOT, encoding: "utf8" }).split("\n").filter(Boolean);
-  const skipped = (f: string) => f.startsWith("examples/") || f === "test/format/fixtures/tricky.ivm";
+  const skipped = (f: string) => f === "test/format/fixtures/tricky.ivm";
   return tracked.filter((f) => {
     if (skipped(f)) return false;
     const text = readFileSync(resolve(ROOT, f), "utf8");
