@@ -34,8 +34,11 @@ export function render(e: Expr): string {
   }
 }
 
-/** A named forward (`forward embed(...)`) of a module, also inside conditional members. */
-export function namedForward(members: readonly Member[], name: string): ForwardMember | undefined {
+/**
+ * A module's forward named `name` (`forward embed(...)`), or its default forward when `name` is
+ * undefined; conditional members are searched too.
+ */
+export function namedForward(members: readonly Member[], name: string | undefined): ForwardMember | undefined {
   for (const m of members) {
     if (m.kind === "forward" && m.name?.name === name) return m;
     if (m.kind === "ifMember") {

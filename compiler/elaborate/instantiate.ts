@@ -8,7 +8,7 @@ import type { Dim } from "../ir/dims.ts";
 import type { Init } from "../ir/types.ts";
 import type { CallArgs } from "./builtins/index.ts";
 import { ElabError, type ElabContext, type Env, Scope } from "./context.ts";
-import { condition, evalArgs, evalExpr, execBlock, iterable, located, render } from "./eval.ts";
+import { condition, evalArgs, evalExpr, execBlock, iterable, located, namedForward, render } from "./eval.ts";
 import { type InitSpec, parseInitSpec } from "./init.ts";
 import { instantiateTensorType, matchTensorType, typeText } from "./signature.ts";
 import { type ModuleInstance, POISON, type Value, describe, float, isPoison } from "./values.ts";
@@ -223,17 +223,7 @@ function evalMember(m: Member, env: Env, inst: ModuleInstance, opts: InstanceOpt
 }
 
 export function defaultForward(decl: ModuleDecl): ForwardMember | undefined {
-  const found = (ms: readonly Member[]): ForwardMember | undefined => {
-    for (const m of ms) {
-      if (m.kind === "forward" && !m.name) return m;
-      if (m.kind === "ifMember") {
-        const f = found(m.then) ?? found(m.else);
-        if (f) return f;
-      }
-    }
-    return undefined;
-  };
-  return found(decl.members);
+  return namedForward(decl.members, undefined);
 }
 
 /** Calls a module instance (its default forward), a bound named forward, or instantiates a module. */

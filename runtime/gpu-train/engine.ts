@@ -198,9 +198,7 @@ export class GpuEngine implements TrainEngine {
     const p = await this.program("evalForward", this.batchOf(graph, batch));
     this.feed(p, batch);
     this.executor!.submit(p.recording);
-    const out = graph.outputs.find((o) => o.name === "output")!;
-    const size = bindDims({ ...graph, nodes: graph.nodes.filter((n) => n.id === out.id) }, { B: this.batchOf(graph, batch) }).nodes[0]!.shape as number[];
-    return this.executor!.read(p.outputs.get("output")!, size.reduce((a, b) => a * b, 1));
+    return this.executor!.read(p.outputs.get("output")!, p.outputSizes.get("output"));
   }
 
   async evaluateLoss(batch: EngineBatch): Promise<number> {

@@ -13,6 +13,8 @@ export interface LinkedProgram {
   readonly steps: readonly DispatchStep[];
   readonly inputs: readonly { readonly name: string; readonly buffer: string }[];
   readonly outputs: ReadonlyMap<string, string>;
+  /** Element count of each output. */
+  readonly outputSizes: ReadonlyMap<string, number>;
 }
 
 export interface CompiledProgram extends LinkedProgram {
@@ -54,5 +56,6 @@ export function linkProgram(program: Program, prefix: string, r: LinkResolvers):
     steps,
     inputs: program.inputs.map((i) => ({ name: i.name, buffer: local(i.buffer) })),
     outputs: new Map(program.outputs.filter((o) => !remap.has(o.buffer)).map((o) => [o.name, local(o.buffer)])),
+    outputSizes: new Map(program.outputs.map((o) => [o.name, o.shape.reduce((a, b) => a * b, 1)])),
   };
 }
