@@ -1,12 +1,12 @@
 /**
  * Kernel throughput on the current adapter: matmul 1024^3 (GFLOP/s), a fused elementwise kernel
  * (GB/s of compulsory traffic), LayerNorm and softmax (GB/s), flash attention forward and backward
- * (GFLOP/s counted as 4*L*L*d per head forward, 2.5x that backward).
+ * (GFLOP/s counted as 4*L*L*d per head forward, 2.5x that backward, which also runs the stats kernel).
  *
  * Each sample is one submit holding `reps` back-to-back dispatches, timed wall-clock around the
  * wait, so submit latency is amortised. Usage: npx tsx bench/kernels.ts [--quick]
  */
-import { attentionBackward, attentionForward } from "../compiler/codegen/attention.ts";
+import { attentionBackward, attentionForward, attentionStats } from "../compiler/codegen/attention.ts";
 import { elementwise, type EwExpr } from "../compiler/codegen/elementwise.ts";
 import { profileFor, type AdapterProfile, type Kernel } from "../compiler/codegen/kernel.ts";
 import { matmul } from "../compiler/codegen/matmul.ts";
@@ -39,7 +39,7 @@ function cases(profile: AdapterProfile): Case[] {
   const [rows, dim] = [784 * 2, 1024];
   const att = { batch: 2, heads: 4, lq: 392, lk: 392, d: 64 };
   const attFlops = 4 * att.batch * att.heads * att.lq * att.lk * att.d;
-  const attBuffers = { q: 2 * 4 * 392 * 64, k: 2 * 4 * 392 * 64, v: 2 * 4 * 392 * 64, o: 2 * 4 * 392 * 64, lse: 2 * 4 * 392, dout: 2 * 4 * 392 * 64, dq: 2 * 4 * 392 * 64, dsum: 2 * 4 * 392, dk: 2 * 4 * 392 * 64, dv: 2 * 4 * 392 * 64 };
+  const attBuffers = { q: 2 * 4 * 392 * 64, k: 2 * 4 * 392 * 64, v: 2 * 4 * 392 * 64, o: 2 * 4 * 392 * 64, stats: 2 * 4 * 392 * 2, dout: 2 * 4 * 392 * 64, dq: 2 * 4 * 392 * 64, dk: 2 * 4 * 392 * 64, dv: 2 * 4 * 392 * 64 };
   return [
     {
       name: "matmul 1024^3",
@@ -102,7 +102,7 @@ function cases(profile: AdapterProfile): Case[] {
       name: "attention bwd 8x392x392x64",
       unit: "GFLOP/s",
       work: 2.5 * attFlops,
-      kernels: attentionBackward(att, profile),
+      kernels: [attentionStats(att, profile), ...attentionBackward(att, profile)],
       buffers: attBuffers,
       reps: 1,
     },

@@ -9,7 +9,7 @@
  */
 import { f32Lit } from "./kernel.ts";
 
-/** Element strides of a [batch, heads, rows, d] view; d is contiguous. */
+/** Element strides of a [batch, heads, rows, width] view; the row is contiguous. */
 export interface HeadLayout {
   readonly batch: number;
   readonly head: number;
@@ -17,20 +17,32 @@ export interface HeadLayout {
   readonly offset?: number;
 }
 
+/** The tensors of forward and backward; each has its own layout and binding. */
+export type AttentionTensor = "q" | "k" | "v" | "o" | "dout" | "dq" | "dk" | "dv";
+
 export interface AttentionShape {
   readonly batch: number;
   readonly heads: number;
   readonly lq: number;
   readonly lk: number;
+  /** Width of q and k rows (and dq, dk). */
   readonly d: number;
+  /** Width of v, o and dout rows (and dv); default d. */
+  readonly dv?: number;
   /** Default 1/sqrt(d). */
   readonly scale?: number;
-  /** Key j is masked for query i when j > i + (lk - lq). */
+  /** Key j is masked for query i when j > i (PyTorch's `is_causal`: the mask is aligned top-left). */
   readonly causal?: boolean;
   /** An additive bias `bias` read at [batch, head, i, j] through these strides (0 broadcasts). */
   readonly bias?: { readonly batch: number; readonly head: number; readonly q: number; readonly k: number };
-  /** Per-tensor layouts (q, k, v, o, dout, dq, dk, dv); default contiguous [batch*heads, rows, d]. */
-  readonly layouts?: Readonly<Record<string, HeadLayout>>;
+  /** Per-tensor layouts; default contiguous [batch*heads, rows, width]. */
+  readonly layouts?: Readonly<Partial<Record<AttentionTensor, HeadLayout>>>;
+  /**
+   * The binding each tensor is read from or written to, default its own name. Tensors that share a
+   * binding (dk and dv packed side by side in one buffer) are declared once: WebGPU rejects two
+   * writable bindings of one buffer in a dispatch.
+   */
+  readonly bindings?: Readonly<Partial<Record<AttentionTensor, string>>>;
   readonly name?: string;
   readonly source?: readonly string[];
 }
@@ -42,17 +54,19 @@ export const TILE_LANES = 64;
 export const TILE_ROWS = 16;
 /** Stands in for -inf: exp() of differences stays finite-safe (no inf - inf). */
 export const MASKED = "-1.0e30";
+/** Workgroups per grid dimension; more heads than this spill into z. */
+export const MAX_GRID = 65535;
 
-export function contiguousLayout(heads: number, rows: number, d: number): HeadLayout {
-  return { batch: heads * rows * d, head: rows * d, row: d, offset: 0 };
+export function valueWidth(p: AttentionShape): number {
+  return p.dv ?? p.d;
 }
 
-export function layoutOf(p: AttentionShape, tensor: string, rows: number): HeadLayout {
-  return p.layouts?.[tensor] ?? contiguousLayout(p.heads, rows, p.d);
+export function contiguousLayout(heads: number, rows: number, width: number): HeadLayout {
+  return { batch: heads * rows * width, head: rows * width, row: width, offset: 0 };
 }
 
-export function vec4Layout(l: HeadLayout, d: number): boolean {
-  return d % 4 === 0 && [l.batch, l.head, l.row, l.offset ?? 0].every((s) => s % 4 === 0);
+export function vec4Layout(l: HeadLayout, width: number): boolean {
+  return width % 4 === 0 && [l.batch, l.head, l.row, l.offset ?? 0].every((s) => s % 4 === 0);
 }
 
 /** WGSL u32 offset of row `row` of head `bh` (in vec4 units when `vec`). */
@@ -61,14 +75,14 @@ export function rowOffset(l: HeadLayout, heads: number, bh: string, row: string,
   return `(${bh} / ${heads}u) * ${l.batch / u}u + (${bh} % ${heads}u) * ${l.head / u}u + ${row} * ${l.row / u}u + ${(l.offset ?? 0) / u}u`;
 }
 
-/** Statements defining `${prefix}${c}` (vec4, zero-padded past d) for c < ceil(d/4) from one row. */
-export function loadRowDirect(buffer: string, prefix: string, offset: string, d: number, vec: boolean): string[] {
-  const d4 = Math.ceil(d / 4);
+/** Statements defining `${prefix}${c}` (vec4, zero-padded past width) for c < ceil(width/4) from one row. */
+export function loadRowDirect(buffer: string, prefix: string, offset: string, width: number, vec: boolean): string[] {
+  const w4 = Math.ceil(width / 4);
   const out = [`let ${prefix}o = ${offset};`];
-  for (let c = 0; c < d4; c++) {
+  for (let c = 0; c < w4; c++) {
     if (vec) out.push(`let ${prefix}${c} = ${buffer}[${prefix}o + ${c}u];`);
     else {
-      const comps = [0, 1, 2, 3].map((q) => (c * 4 + q < d ? `${buffer}[${prefix}o + ${c * 4 + q}u]` : "0.0"));
+      const comps = [0, 1, 2, 3].map((q) => (c * 4 + q < width ? `${buffer}[${prefix}o + ${c * 4 + q}u]` : "0.0"));
       out.push(`let ${prefix}${c} = vec4<f32>(${comps.join(", ")});`);
     }
   }
@@ -76,17 +90,17 @@ export function loadRowDirect(buffer: string, prefix: string, offset: string, d:
 }
 
 /** The broadcast fetch: lane l loads chunks l, l+8, ...; requires vec4 rows. */
-export function loadRowBroadcast(buffer: string, prefix: string, offset: string, d: number): string[] {
-  const d4 = d / 4;
-  const perLane = Math.ceil(d4 / SIMD_LANES);
+export function loadRowBroadcast(buffer: string, prefix: string, offset: string, width: number): string[] {
+  const w4 = width / 4;
+  const perLane = Math.ceil(w4 / SIMD_LANES);
   const out = [`let ${prefix}o = ${offset};`];
-  for (let i = 0; i < perLane; i++) out.push(`let ${prefix}m${i} = ${buffer}[${prefix}o + min(lane + ${i * SIMD_LANES}u, ${d4 - 1}u)];`);
-  for (let c = 0; c < d4; c++) out.push(`let ${prefix}${c} = subgroupBroadcast(${prefix}m${Math.floor(c / SIMD_LANES)}, ${c % SIMD_LANES}u);`);
+  for (let i = 0; i < perLane; i++) out.push(`let ${prefix}m${i} = ${buffer}[${prefix}o + min(lane + ${i * SIMD_LANES}u, ${w4 - 1}u)];`);
+  for (let c = 0; c < w4; c++) out.push(`let ${prefix}${c} = subgroupBroadcast(${prefix}m${Math.floor(c / SIMD_LANES)}, ${c % SIMD_LANES}u);`);
   return out;
 }
 
-export function dot4(a: string, b: string, d: number): string {
-  return [...Array(Math.ceil(d / 4)).keys()].map((c) => `dot(${a}${c}, ${b}${c})`).join(" + ");
+export function dot4(a: string, b: string, width: number): string {
+  return [...Array(Math.ceil(width / 4)).keys()].map((c) => `dot(${a}${c}, ${b}${c})`).join(" + ");
 }
 
 /** Score expression pieces: scale, bias, causal mask for query `qi`, key `kj`. */
@@ -96,7 +110,7 @@ export function scoreExpr(p: AttentionShape, raw: string, bh: string, qi: string
     const b = p.bias;
     s = `${s} + bias[(${bh} / ${p.heads}u) * ${b.batch}u + (${bh} % ${p.heads}u) * ${b.head}u + ${qi} * ${b.q}u + ${kj} * ${b.k}u]`;
   }
-  if (p.causal) s = `select(${s}, ${MASKED}, ${kj} > ${qi} + ${p.lk - p.lq}u)`;
+  if (p.causal) s = `select(${s}, ${MASKED}, ${kj} > ${qi})`;
   return s;
 }
 

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import {
   attentionBackward,
   attentionForward,
+  attentionStats,
 } from "../../compiler/codegen/attention.ts";
 import type { AttentionShape } from "../../compiler/codegen/attention-common.ts";
 import {
@@ -34,13 +35,14 @@ function reference(
   bias?: Float32Array,
 ) {
   const { lq, lk, d } = p;
+  const w = p.dv ?? d;
   const bhN = p.batch * p.heads;
   const scale = p.scale ?? 1 / Math.sqrt(d);
-  const o = new Float64Array(bhN * lq * d);
-  const lse = new Float64Array(bhN * lq);
+  const o = new Float64Array(bhN * lq * w);
+  const stats = new Float64Array(bhN * lq * 2);
   const dq = new Float64Array(bhN * lq * d);
   const dk = new Float64Array(bhN * lk * d);
-  const dv = new Float64Array(bhN * lk * d);
+  const dv = new Float64Array(bhN * lk * w);
   for (let bh = 0; bh < bhN; bh++) {
     const b = Math.floor(bh / p.heads);
     const hh = bh % p.heads;
@@ -56,33 +58,35 @@ function reference(
             bias[
               b * p.bias.batch + hh * p.bias.head + i * p.bias.q + j * p.bias.k
             ];
-        if (p.causal && j > i + lk - lq) s[j] = -Infinity;
+        if (p.causal && j > i) s[j] = -Infinity;
       }
       const m = Math.max(...s);
       let z = 0;
       for (let j = 0; j < lk; j++) z += Math.exp(s[j] - m);
-      lse[bh * lq + i] = m + Math.log(z);
+      stats[(bh * lq + i) * 2] = m + Math.log(z);
       const P = s.map((x) => Math.exp(x - m) / z);
       let D = 0;
       for (let j = 0; j < lk; j++)
-        for (let c = 0; c < d; c++)
-          o[(bh * lq + i) * d + c] += P[j] * v[(bh * lk + j) * d + c];
-      for (let c = 0; c < d; c++)
-        D += dO[(bh * lq + i) * d + c] * o[(bh * lq + i) * d + c];
+        for (let c = 0; c < w; c++)
+          o[(bh * lq + i) * w + c] += P[j] * v[(bh * lk + j) * w + c];
+      for (let c = 0; c < w; c++)
+        D += dO[(bh * lq + i) * w + c] * o[(bh * lq + i) * w + c];
+      stats[(bh * lq + i) * 2 + 1] = D;
       for (let j = 0; j < lk; j++) {
         let dp = 0;
-        for (let c = 0; c < d; c++)
-          dp += dO[(bh * lq + i) * d + c] * v[(bh * lk + j) * d + c];
+        for (let c = 0; c < w; c++)
+          dp += dO[(bh * lq + i) * w + c] * v[(bh * lk + j) * w + c];
         const ds = P[j] * (dp - D);
+        for (let c = 0; c < w; c++)
+          dv[(bh * lk + j) * w + c] += P[j] * dO[(bh * lq + i) * w + c];
         for (let c = 0; c < d; c++) {
-          dv[(bh * lk + j) * d + c] += P[j] * dO[(bh * lq + i) * d + c];
           dq[(bh * lq + i) * d + c] += ds * k[(bh * lk + j) * d + c] * scale;
           dk[(bh * lk + j) * d + c] += ds * q[(bh * lq + i) * d + c] * scale;
         }
       }
     }
   }
-  return { o, lse, dq, dk, dv };
+  return { o, stats, dq, dk, dv };
 }
 
 async function check(
@@ -92,32 +96,65 @@ async function check(
   biasLen = 0,
 ) {
   const bhN = p.batch * p.heads;
-  const [nq, nk] = [bhN * p.lq * p.d, bhN * p.lk * p.d];
+  const w = p.dv ?? p.d;
+  const [nq, nk, no, nv] = [
+    bhN * p.lq * p.d,
+    bhN * p.lk * p.d,
+    bhN * p.lq * w,
+    bhN * p.lk * w,
+  ];
   const q = randomArray(nq, seed, -2, 2);
   const k = randomArray(nk, seed + 1, -2, 2);
-  const v = randomArray(nk, seed + 2);
-  const dO = randomArray(nq, seed + 3);
+  const v = randomArray(nv, seed + 2);
+  const dO = randomArray(no, seed + 3);
   const bias = biasLen ? randomArray(biasLen, seed + 4) : undefined;
   const want = reference(p, q, k, v, dO, bias);
+  const packed = p.bindings?.dk === "dkv";
   const out = await h.run(
-    [attentionForward(p, profile), ...attentionBackward(p, profile)],
+    [
+      attentionForward(p, profile),
+      attentionStats(p, profile),
+      ...attentionBackward(p, profile),
+    ],
     {
       q,
       k,
       v,
       ...(bias ? { bias } : {}),
-      o: nq,
-      lse: bhN * p.lq,
+      o: no,
       dout: dO,
+      stats: bhN * p.lq * 2,
       dq: nq,
-      dsum: bhN * p.lq,
-      dk: nk,
-      dv: nk,
+      ...(packed ? { dkv: nk + nv } : { dk: nk, dv: nv }),
     },
-    ["o", "lse", "dq", "dk", "dv"],
+    ["o", "stats", "dq", packed ? "dkv" : "dk", ...(packed ? [] : ["dv"])],
   );
-  for (const name of ["o", "lse", "dq", "dk", "dv"] as const)
+  if (packed) Object.assign(out, unpackKv(out.dkv!, p));
+  for (const name of ["o", "stats", "dq", "dk", "dv"] as const)
     expect(relError(out[name], want[name]), name).toBeLessThan(1e-4);
+}
+
+/** dk and dv side by side in one buffer: rows [dk | dv] of width d + dv, as the compiler lays them out. */
+function packKv(p: AttentionShape): AttentionShape {
+  const row = p.d + (p.dv ?? p.d);
+  const layout = { batch: p.heads * p.lk * row, head: p.lk * row, row };
+  return {
+    ...p,
+    layouts: { dk: { ...layout, offset: 0 }, dv: { ...layout, offset: p.d } },
+    bindings: { dk: "dkv", dv: "dkv" },
+  };
+}
+
+function unpackKv(dkv: Float32Array, p: AttentionShape) {
+  const w = p.dv ?? p.d;
+  const rows = p.batch * p.heads * p.lk;
+  const dk = new Float32Array(rows * p.d);
+  const dv = new Float32Array(rows * w);
+  for (let r = 0; r < rows; r++) {
+    dk.set(dkv.subarray(r * (p.d + w), r * (p.d + w) + p.d), r * p.d);
+    dv.set(dkv.subarray(r * (p.d + w) + p.d, (r + 1) * (p.d + w)), r * w);
+  }
+  return { dk, dv };
 }
 
 const profiles = () => [
@@ -156,6 +193,18 @@ describe("flash attention", () => {
     };
     for (const profile of [profiles()[0], profiles()[2]])
       await check(p, profile, 300, 2 * 54);
+  });
+
+  it("value rows wider or narrower than key rows, dk and dv packed in one binding", async () => {
+    const shapes: AttentionShape[] = [
+      { batch: 2, heads: 3, lq: 7, lk: 11, d: 8, dv: 12 },
+      { batch: 1, heads: 2, lq: 9, lk: 5, d: 5, dv: 3, causal: true },
+    ];
+    for (const profile of [profiles()[0], profiles()[2]])
+      for (const [i, p] of shapes.entries()) {
+        await check(p, profile, 500 + i);
+        await check(packKv(p), profile, 510 + i);
+      }
   });
 
   it("supports d = 128", async () => {
