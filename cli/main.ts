@@ -43,7 +43,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       return EXIT_USAGE;
     }
     if (e instanceof UserError) {
-      process.stderr.write(`error: ${e.message}\n`);
+      process.stderr.write(`error${e.code ? `[${e.code}]` : ""}: ${e.message}\n`);
       if (e.help) process.stderr.write(`  help: ${e.help}\n`);
       return EXIT_DIAGNOSTICS;
     }
