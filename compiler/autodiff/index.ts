@@ -51,6 +51,46 @@ function activeNodes(graph: Graph, trainable: ReadonlySet<ValueId>, loss: ValueI
   return active;
 }
 
+/**
+ * The reverse sweep: walks `nodes` (topologically ordered) backwards, turning each active node's
+ * cotangent into its inputs' cotangents (summed when an input is used several times).
+ */
+function pullBack(b: GraphBuilder, nodes: readonly Node[], cotangent: Map<ValueId, ValueId>, active: ReadonlySet<ValueId>): void {
+  for (let k = nodes.length - 1; k >= 0; k--) {
+    const node = nodes[k]!;
+    const g = cotangent.get(node.id);
+    if (g === undefined || !active.has(node.id)) continue;
+    const rule = VJP[node.op.kind];
+    if (!rule) continue;
+    const needs = node.inputs.map((i, slot) => active.has(i) && isDifferentiableEdge(node, slot, b.dtypeOf(i)));
+    if (!needs.some(Boolean)) continue;
+    b.provenance = { spans: node.spans, name: node.name !== undefined ? `grad.${node.name}` : undefined };
+    const through = (expand: () => ValueId) => pullBackThrough(b, node, g, needs, expand);
+    const grads = rule({ b, node, x: node.inputs, y: node.id, g, needs, through });
+    node.inputs.forEach((input, slot) => {
+      const gi = grads[slot];
+      if (gi === undefined || !needs[slot]) return;
+      const prev = cotangent.get(input);
+      cotangent.set(input, prev === undefined ? gi : b.binary("add", prev, gi));
+    });
+  }
+}
+
+/** A node's input cotangents through an expansion of it: the sweep run over the expansion's nodes. */
+function pullBackThrough(b: GraphBuilder, node: Node, g: ValueId, needs: readonly boolean[], expand: () => ValueId): (ValueId | undefined)[] {
+  const mark = b.mark();
+  const y = expand();
+  const fresh = b.nodesSince(mark);
+  const active = new Set(node.inputs.filter((_, slot) => needs[slot]));
+  for (const n of fresh) if (n.inputs.some((i, slot) => active.has(i) && isDifferentiableEdge(n, slot, b.dtypeOf(i)))) active.add(n.id);
+  const cotangent = new Map([[y, g]]);
+  const provenance = b.provenance;
+  pullBack(b, fresh, cotangent, active);
+  b.provenance = provenance;
+  // An input used in several slots has one summed cotangent: give it to the first slot only.
+  return node.inputs.map((x, slot) => (node.inputs.findIndex((y, s) => y === x && needs[s]) === slot ? cotangent.get(x) : undefined));
+}
+
 export function differentiate(graph: Graph, opts: DifferentiateOptions): DifferentiateResult {
   const lossOut = graph.outputs.find((o) => o.name === opts.loss);
   if (!lossOut) throw new Error(`the graph has no output '${opts.loss}' to differentiate`);
@@ -67,23 +107,7 @@ export function differentiate(graph: Graph, opts: DifferentiateOptions): Differe
     b.provenance = { spans: lossNode.spans, name: "grad.seed" };
     cotangent.set(lossOut.id, b.constant(1, lossNode.shape));
   }
-  for (let k = graph.nodes.length - 1; k >= 0; k--) {
-    const node = graph.nodes[k]!;
-    const g = cotangent.get(node.id);
-    if (g === undefined || !active.has(node.id)) continue;
-    const rule = VJP[node.op.kind];
-    if (!rule) continue;
-    const needs = node.inputs.map((i, slot) => active.has(i) && isDifferentiableEdge(node, slot, b.dtypeOf(i)));
-    if (!needs.some(Boolean)) continue;
-    b.provenance = { spans: node.spans, name: node.name !== undefined ? `grad.${node.name}` : undefined };
-    const grads = rule({ b, node, x: node.inputs, y: node.id, g, needs });
-    node.inputs.forEach((input, slot) => {
-      const gi = grads[slot];
-      if (gi === undefined || !needs[slot]) return;
-      const prev = cotangent.get(input);
-      cotangent.set(input, prev === undefined ? gi : b.binary("add", prev, gi));
-    });
-  }
+  pullBack(b, graph.nodes, cotangent, active);
   b.provenance = {};
   const grads = new Map<string, ValueId>();
   const unreachable: string[] = [];

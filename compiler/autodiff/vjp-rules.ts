@@ -11,7 +11,8 @@
 import type { GraphBuilder } from "../ir/builder.ts";
 import { dimEq, dimMul, shapeEq, type Dim, type Shape } from "../ir/dims.ts";
 import { dimAdd } from "../ir/shape-rules.ts";
-import type { Node, Op, OpKind, UnaryOp, ValueId } from "../ir/types.ts";
+import type { AttentionOp, Node, Op, OpKind, UnaryOp, ValueId } from "../ir/types.ts";
+import { attentionVjp, expandAttentionCompanion } from "./attention-vjp.ts";
 import { conv3dInputGrad, conv3dWeightGrad } from "./conv-vjp.ts";
 
 export interface VjpContext {
@@ -26,6 +27,11 @@ export interface VjpContext {
   readonly g: ValueId;
   /** Which inputs want a cotangent. */
   readonly needs: readonly boolean[];
+  /**
+   * The cotangents of `x` through an expansion of this node into other ops, which `expand` builds
+   * from `x`: for ops whose gradient is rarely needed and not worth a hand-written rule.
+   */
+  readonly through: (expand: () => ValueId) => readonly (ValueId | undefined)[];
 }
 
 export type VjpRule = (ctx: VjpContext) => readonly (ValueId | undefined)[];
@@ -130,13 +136,6 @@ function keptShape(x: Shape, axes: readonly number[]): Dim[] {
   return x.map((d, i) => (axes.includes(i) ? 1 : d));
 }
 
-function transposeLast(b: GraphBuilder, v: ValueId): ValueId {
-  const r = b.shapeOf(v).length;
-  const perm = [...Array(r).keys()];
-  [perm[r - 2], perm[r - 1]] = [perm[r - 1]!, perm[r - 2]!];
-  return b.permute(v, perm);
-}
-
 /** Spreads g over a strided window back to the full axis: the adjoint of slice. */
 function unslice(b: GraphBuilder, g: ValueId, op: Extract<Op, { kind: "slice" }>, xShape: Shape): ValueId {
   const gShape = b.shapeOf(g);
@@ -194,9 +193,9 @@ function matmulGradB(b: GraphBuilder, g: ValueId, a: ValueId, w: ValueId): Value
     const flatA = b.reshape(a, [rows, as[as.length - 1]!]);
     const gs = b.shapeOf(g);
     const flatG = b.reshape(g, [rows, gs[gs.length - 1]!]);
-    return b.matmul(transposeLast(b, flatA), flatG);
+    return b.matmul(b.transposeLast(flatA), flatG);
   }
-  return sumToShape(b, b.matmul(transposeLast(b, a), g), ws);
+  return sumToShape(b, b.matmul(b.transposeLast(a), g), ws);
 }
 
 /** d/da of a @ W where a [M, K] is shared by every batch of W [..., K, N]: the batch folds into N. */
@@ -210,11 +209,11 @@ function matmulGradA(b: GraphBuilder, g: ValueId, a: ValueId, w: ValueId): Value
     // g [..., M, N] -> [M, ..., N] -> [M, bN]; W [..., K, N] -> [..., N, K] -> [bN, K]
     const gPerm = b.permute(g, [rank - 2, ...batch.map((_, i) => i), rank - 1]);
     const flatG = b.reshape(gPerm, [gs[rank - 2]!, dimMul(dimProduct(batch), gs[rank - 1]!)]);
-    const wt = transposeLast(b, b.broadcast(w, [...batch, ...ws.slice(-2)]));
+    const wt = b.transposeLast(b.broadcast(w, [...batch, ...ws.slice(-2)]));
     const flatW = b.reshape(wt, [dimMul(dimProduct(batch), ws[ws.length - 1]!), ws[ws.length - 2]!]);
     return b.matmul(flatG, flatW);
   }
-  return sumToShape(b, b.matmul(g, transposeLast(b, w)), as);
+  return sumToShape(b, b.matmul(g, b.transposeLast(w)), as);
 }
 
 export const VJP: Record<OpKind, VjpRule | undefined> = {
@@ -309,4 +308,12 @@ export const VJP: Record<OpKind, VjpRule | undefined> = {
     const axis = (ctx.node.op as Extract<Op, { kind: "scatter_add" }>).axis;
     return [ctx.needs[0] ? ctx.b.gather(ctx.g, ctx.x[1]!, axis) : undefined, undefined];
   },
+  attention: attentionVjp,
+  attention_stats: companionVjp,
+  attention_grad_q: companionVjp,
+  attention_grad_kv: companionVjp,
 };
+
+function companionVjp(ctx: VjpContext): readonly (ValueId | undefined)[] {
+  return ctx.through(() => expandAttentionCompanion(ctx.b, ctx.node.op as Extract<Op, { kind: AttentionOp }>, ctx.x));
+}

@@ -1,11 +1,13 @@
 /**
  * The reference CPU interpreter: runs a graph in plain TypeScript. It is the oracle every WGSL kernel
- * is tested against, so it favours obvious correctness; kernels live in elementwise.ts, linalg.ts
- * and views.ts. In "f32" mode every f32 tensor is stored in a Float32Array (each op rounds once, like
- * the GPU; accumulations run in float64); "f64" mode keeps float64 throughout for gradient checks.
+ * is tested against, so it favours obvious correctness; kernels live in elementwise.ts, linalg.ts,
+ * views.ts and attention.ts. In "f32" mode every f32 tensor is stored in a Float32Array (each op
+ * rounds once, like the GPU; accumulations run in float64); "f64" mode keeps float64 throughout for
+ * gradient checks.
  */
 import { evalShape } from "../ir/dims.ts";
 import type { Graph, Node, ValueId } from "../ir/types.ts";
+import { attentionKernel } from "./attention.ts";
 import { binaryKernel, castKernel, compareKernel, unaryKernel, whereKernel } from "./elementwise.ts";
 import { conv3dKernel, matmulKernel, reduceKernel } from "./linalg.ts";
 import { allocData, sizeOf, type Precision, type Tensor, type TensorData } from "./tensor.ts";
@@ -151,5 +153,10 @@ export function evalNode(node: Node, args: readonly Tensor[], shape: number[], c
       return gatherKernel(args[0]!, args[1]!, op.axis, shape, dt, precision);
     case "scatter_add":
       return scatterAddKernel(args[0]!, args[1]!, op.axis, shape, dt, precision);
+    case "attention":
+    case "attention_stats":
+    case "attention_grad_q":
+    case "attention_grad_kv":
+      return attentionKernel(op.kind, op, args, shape, precision);
   }
 }

@@ -7,6 +7,8 @@ import type { Span } from "../../diagnostics/span.ts";
 import { canonDim, formatShape, shapeEq, type Dim, type Shape } from "./dims.ts";
 import { inferShape, isShapeError } from "./shape-rules.ts";
 import type {
+  AttentionAttrs,
+  AttentionOp,
   BinaryOp,
   CompareOp,
   DType,
@@ -191,6 +193,14 @@ export class GraphBuilder {
     return this.add({ kind: "permute", perm: [...perm] }, [x], origin);
   }
 
+  /** The permute that swaps the last two axes. */
+  transposeLast(x: ValueId, origin?: NodeOrigin): ValueId {
+    const r = this.shapeOf(x).length;
+    const perm = [...Array(r).keys()];
+    [perm[r - 2], perm[r - 1]] = [perm[r - 1]!, perm[r - 2]!];
+    return this.permute(x, perm, origin);
+  }
+
   /** Steps default to 1. */
   slice(x: ValueId, starts: readonly number[], ends: readonly Dim[], steps?: readonly number[], origin?: NodeOrigin): ValueId {
     return this.add(
@@ -218,6 +228,29 @@ export class GraphBuilder {
 
   scatterAdd(src: ValueId, index: ValueId, axis: number, shape: Shape, origin?: NodeOrigin): ValueId {
     return this.add({ kind: "scatter_add", axis, shape: shape.map(canonDim) }, [src, index], origin);
+  }
+
+  /** q [..., M, D], k [..., N, D], v [..., N, Dv] -> [..., M, Dv]; scale defaults to D^-0.5. */
+  attention(q: ValueId, k: ValueId, v: ValueId, attrs: Partial<AttentionAttrs> = {}, origin?: NodeOrigin): ValueId {
+    const d = this.shapeOf(q).at(-1);
+    const scale = attrs.scale ?? (typeof d === "number" ? d ** -0.5 : NaN);
+    return this.add({ kind: "attention", scale, causal: attrs.causal ?? false }, [q, k, v], origin);
+  }
+
+  /** The companions of `attention` its gradient is built from (see types.ts). */
+  attentionBackward(kind: Exclude<AttentionOp, "attention">, inputs: readonly ValueId[], attrs: AttentionAttrs, origin?: NodeOrigin): ValueId {
+    return this.add({ kind, scale: attrs.scale, causal: attrs.causal }, inputs, origin);
+  }
+
+  /** Nodes are numbered in creation order: `mark()` now, `nodesSince(mark)` later lists what was added. */
+  mark(): ValueId {
+    return this.nextId;
+  }
+
+  nodesSince(mark: ValueId): Node[] {
+    let i = this.nodes.length;
+    while (i > 0 && this.nodes[i - 1]!.id >= mark) i--;
+    return this.nodes.slice(i);
   }
 
   random(

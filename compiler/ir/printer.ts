@@ -38,6 +38,10 @@ export const OP_ATTRS: Readonly<Record<Op["kind"], readonly string[]>> = {
   broadcast: ["shape"],
   gather: ["axis"],
   scatter_add: ["axis", "shape"],
+  attention: ["scale", "causal"],
+  attention_stats: ["scale", "causal"],
+  attention_grad_q: ["scale", "causal"],
+  attention_grad_kv: ["scale", "causal"],
 };
 
 export function opName(op: Op): string {

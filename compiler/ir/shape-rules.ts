@@ -15,7 +15,7 @@
  * and dtype come in `declared` (the builder passes them) and are validated here.
  */
 import { canonDim, dimDiv, dimEq, dimMul, formatShape, numel, type Dim, type Shape } from "./dims.ts";
-import type { DType, Op, UnaryOp } from "./types.ts";
+import type { AttentionOp, DType, Op, UnaryOp } from "./types.ts";
 
 export interface ShapeError {
   readonly kind: "shape-error";
@@ -223,6 +223,11 @@ export function inferShape(
         return fail(`gather axis ${op.axis} is out of range for ${fmt(t)}`);
       return { shape: [...t.slice(0, op.axis), ...idx, ...t.slice(op.axis + 1)], dtype: dtypes[0]! };
     }
+    case "attention":
+    case "attention_stats":
+    case "attention_grad_q":
+    case "attention_grad_kv":
+      return attentionShape(op, shapes, dtypes);
     case "scatter_add": {
       const e = arity(op, shapes, 2);
       if (e) return e;
@@ -353,4 +358,57 @@ function concatShape(op: Extract<Op, { kind: "concat" }>, shapes: readonly Shape
     total = t;
   }
   return { shape: first.map((d, i) => (i === axis ? total : canonDim(d))), dtype: dtypes[0]! };
+}
+
+/** Operand roles of each attention op, in input order; `o` and `dO` are [..., M, Dv] like the output. */
+const ATTENTION_OPERANDS: Record<AttentionOp, readonly ("q" | "k" | "v" | "o" | "dO" | "stats")[]> = {
+  attention: ["q", "k", "v"],
+  attention_stats: ["q", "k", "o", "dO"],
+  attention_grad_q: ["q", "k", "v", "dO", "stats"],
+  attention_grad_kv: ["q", "k", "v", "dO", "stats"],
+};
+
+function attentionShape(op: Extract<Op, { kind: AttentionOp }>, shapes: readonly Shape[], dtypes: readonly DType[]): ShapeResult {
+  const roles = ATTENTION_OPERANDS[op.kind];
+  const e = arity(op, shapes, roles.length);
+  if (e) return e;
+  if (!Number.isFinite(op.scale)) return fail(`${op.kind} needs a finite scale, got ${op.scale}`);
+  if (dtypes.some((t) => t !== "f32")) return fail(`${op.kind} needs f32 operands, got ${dtypes.join(", ")}`);
+  const q = shapes[0]!;
+  if (shapes.some((s) => s.length !== q.length) || q.length < 2)
+    return fail(`${op.kind} needs operands of one rank >= 2, got ${shapes.map(fmt).join(", ")}`);
+  const lead = q.slice(0, -2);
+  for (const [i, s] of shapes.entries()) {
+    const axis = s.findIndex((d, a) => a < lead.length && !dimEq(d, lead[a]!));
+    if (axis >= 0) return fail(`${op.kind} ${roles[i]} ${fmt(s)} and q ${fmt(q)} differ on leading axis ${axis} (leading dims must be equal)`);
+  }
+  const rows = (s: Shape) => s[s.length - 2]!;
+  const width = (s: Shape) => s[s.length - 1]!;
+  const named = Object.fromEntries(roles.map((r, i) => [r, shapes[i]!])) as Record<string, Shape>;
+  const [M, D] = [rows(q), width(q)];
+  const k = named.k!;
+  if (!dimEq(width(k), D)) return fail(`${op.kind} q ${fmt(q)} and k ${fmt(k)} differ in width (${String(D)} vs ${String(width(k))})`);
+  const v = named.v;
+  if (v && !dimEq(rows(v), rows(k))) return fail(`${op.kind} k ${fmt(k)} and v ${fmt(v)} differ in rows (${String(rows(k))} vs ${String(rows(v))})`);
+  const dO = named.dO;
+  const Dv = v ? width(v) : dO ? width(dO) : D;
+  for (const role of ["o", "dO"] as const) {
+    const s = named[role];
+    if (s && (!dimEq(rows(s), M) || !dimEq(width(s), Dv)))
+      return fail(`${op.kind} ${role} ${fmt(s)} must be [..., ${String(M)}, ${String(Dv)}] (rows of q, width of ${v ? "v" : "dO"})`);
+  }
+  const stats = named.stats;
+  if (stats && (!dimEq(rows(stats), M) || width(stats) !== 2)) return fail(`${op.kind} stats ${fmt(stats)} must be [..., ${String(M)}, 2]`);
+  const result = (r: Dim, w: Dim | undefined): ShapeResult =>
+    w === undefined ? fail(`${op.kind} cannot add widths ${String(D)} and ${String(Dv)}`) : { shape: [...lead, r, w].map(canonDim), dtype: "f32" };
+  switch (op.kind) {
+    case "attention":
+      return result(M, Dv);
+    case "attention_stats":
+      return result(M, 2);
+    case "attention_grad_q":
+      return result(M, D);
+    case "attention_grad_kv":
+      return result(rows(k), dimAdd(D, Dv));
+  }
 }

@@ -104,7 +104,31 @@ export type Op =
   /** out[..., i, ...] = table[..., index[i], ...] along `axis`; index is i32 of any rank, spliced in. */
   | { kind: "gather"; axis: number }
   /** The adjoint of gather: zeros of `shape` with `src` rows added at `index` along `axis`. */
-  | { kind: "scatter_add"; axis: number; shape: Shape };
+  | { kind: "scatter_add"; axis: number; shape: Shape }
+  /**
+   * Scaled dot-product attention over the last two axes, softmax(q k^T * scale) v, never storing the
+   * [..., M, N] scores: q [..., M, D], k [..., N, D], v [..., N, Dv] -> [..., M, Dv], leading dims
+   * equal. `causal` masks key j for query i when j > i (PyTorch's `is_causal`, aligned top-left).
+   */
+  | ({ kind: "attention" } & AttentionAttrs)
+  /**
+   * The two numbers per query the attention backward recomputes probabilities and their gradient
+   * from: (q, k, o, dO) -> [..., M, 2] holding logsumexp_j(q k_j^T * scale) and rowsum(dO * o).
+   */
+  | ({ kind: "attention_stats" } & AttentionAttrs)
+  /** The attention backward for q: (q, k, v, dO, stats) -> dq [..., M, D]. */
+  | ({ kind: "attention_grad_q" } & AttentionAttrs)
+  /** The attention backward for k and v, side by side: (q, k, v, dO, stats) -> [..., N, D + Dv]. */
+  | ({ kind: "attention_grad_kv" } & AttentionAttrs);
+
+/** What every op of the attention family carries. */
+export interface AttentionAttrs {
+  readonly scale: number;
+  readonly causal: boolean;
+}
+
+export const ATTENTION_OPS = ["attention", "attention_stats", "attention_grad_q", "attention_grad_kv"] as const;
+export type AttentionOp = (typeof ATTENTION_OPS)[number];
 
 export type OpKind = Op["kind"];
 

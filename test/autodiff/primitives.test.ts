@@ -121,3 +121,40 @@ describe("gradients of views and data movement", () => {
     }
   });
 });
+
+describe("gradients of attention and its backward companions", () => {
+  const scale = 0.7;
+  it("attention: cross-attention (M != N) with Dv != D, plain and causal", () => {
+    for (const causal of [false, true]) {
+      gradCheck({
+        params: { q: { shape: [2, 3, 4] }, k: { shape: [2, 5, 4] }, v: { shape: [2, 5, 3] } },
+        build: (b, p) => b.attention(p.q!, p.k!, p.v!, { scale, causal }),
+      });
+      gradCheck({
+        params: { q: { shape: [1, 2, 5, 3] }, k: { shape: [1, 2, 3, 3] }, v: { shape: [1, 2, 3, 2] } },
+        build: (b, p) => b.attention(p.q!, p.k!, p.v!, { scale, causal }),
+        seed: 3,
+      });
+    }
+  });
+  it("attention: one tensor as q, k and v (its cotangents summed)", () => {
+    gradCheck({ params: { x: { shape: [2, 4, 3] } }, build: (b, p) => b.attention(p.x!, p.x!, p.x!, { causal: true }) });
+  });
+  it("the companions (a second derivative of attention) through their expansion, stats included", () => {
+    const shapes = { q: { shape: [2, 3, 4] }, k: { shape: [2, 5, 4] }, v: { shape: [2, 5, 3] }, o: { shape: [2, 3, 3] }, dO: { shape: [2, 3, 3] } };
+    const stats = { shape: [2, 3, 2], low: 0.5, high: 1.5 };
+    for (const causal of [false, true]) {
+      const attrs = { scale, causal };
+      gradCheck({
+        params: { q: shapes.q, k: shapes.k, o: shapes.o, dO: shapes.dO },
+        build: (b, p) => b.attentionBackward("attention_stats", [p.q!, p.k!, p.o!, p.dO!], attrs),
+      });
+      for (const kind of ["attention_grad_q", "attention_grad_kv"] as const) {
+        gradCheck({
+          params: { q: shapes.q, k: shapes.k, v: shapes.v, dO: shapes.dO, stats },
+          build: (b, p) => b.attentionBackward(kind, [p.q!, p.k!, p.v!, p.dO!, p.stats!], attrs),
+        });
+      }
+    }
+  });
+});

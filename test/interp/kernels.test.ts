@@ -140,3 +140,47 @@ describe("views and data movement", () => {
     expect(bern.data.every((v) => v === 0 || v === 1)).toBe(true);
   });
 });
+
+describe("attention", () => {
+  // One head, two queries, three keys: scores by hand, then softmax and the weighted sum of v.
+  const q = { shape: [2, 2], data: [1, 0, 0, 2] };
+  const k = { shape: [3, 2], data: [1, 1, 2, 0, 0, -1] };
+  const v = { shape: [3, 1], data: [1, 10, 100] };
+  const softmaxDot = (s: number[], w: number[]) => {
+    const e = s.map(Math.exp);
+    const z = e.reduce((a, x) => a + x, 0);
+    return e.reduce((a, x, j) => a + (x / z) * w[j]!, 0);
+  };
+  it("is softmax(q k^T * scale) v", () => {
+    const out = run([q, k, v], (b, x, y, z) => b.attention(x, y, z, { scale: 0.5 }));
+    expect(out.shape).toEqual([2, 1]);
+    close(out.data, [softmaxDot([0.5, 1, 0], [1, 10, 100]), softmaxDot([1, 0, -1], [1, 10, 100])]);
+  });
+  it("masks keys after the query when causal (aligned top-left)", () => {
+    const out = run([q, k, v], (b, x, y, z) => b.attention(x, y, z, { scale: 0.5, causal: true }));
+    close(out.data, [1, softmaxDot([1, 0], [1, 10])]);
+  });
+  it("stats are the logsumexp of the scores and rowsum(dO * o); the gradients match the formulas", () => {
+    const attrs = { scale: 0.5, causal: false };
+    const o = { shape: [2, 1], data: [2, 3] };
+    const dO = { shape: [2, 1], data: [0.5, -1] };
+    const stats = run([q, k, o, dO], (b, ...x) => b.attentionBackward("attention_stats", x, attrs));
+    const lse = (s: number[]) => Math.log(s.reduce((a, x) => a + Math.exp(x), 0));
+    close(stats.data, [lse([0.5, 1, 0]), 1, lse([1, 0, -1]), -3]);
+    // With lse = 0 and D = 0 the probabilities are exp(s) and ds = p (dO . v).
+    const zero = { shape: [2, 2], data: [0, 0, 0, 0] };
+    const dq = run([q, k, v, dO, zero], (b, ...x) => b.attentionBackward("attention_grad_q", x, attrs));
+    const p = [[0.5, 1, 0], [1, 0, -1]].map((r) => r.map(Math.exp));
+    const ds = p.map((r, i) => r.map((pj, j) => pj * dO.data[i]! * v.data[j]!));
+    const kRow = (j: number) => [k.data[2 * j]!, k.data[2 * j + 1]!];
+    const want = ds.flatMap((r) => [0, 1].map((c) => 0.5 * r.reduce((a, x, j) => a + x * kRow(j)[c]!, 0)));
+    close(dq.data, want);
+    const dkv = run([q, k, v, dO, zero], (b, ...x) => b.attentionBackward("attention_grad_kv", x, attrs));
+    expect(dkv.shape).toEqual([3, 3]);
+    const wantKv = [0, 1, 2].flatMap((j) => [
+      ...[0, 1].map((c) => 0.5 * (ds[0]![j]! * q.data[c]! + ds[1]![j]! * q.data[2 + c]!)),
+      p[0]![j]! * dO.data[0]! + p[1]![j]! * dO.data[1]!,
+    ]);
+    close(dkv.data, wantKv);
+  });
+});

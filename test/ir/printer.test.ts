@@ -32,7 +32,14 @@ function everyOpGraph(): Graph {
   const io = b.iota([10, 8], 1, "i32");
   const cond = b.compare("lt", b.cast(io, "f32"), b.random("uniform", [10, 8], { stream: 7 }));
   const wh = b.where(cond, sc, b.random("bernoulli", [10, 8], { p: 0.25, stream: 8 }));
+  const heads = b.reshape(mm, ["B", 2, 9, 8]);
+  const att = b.attention(heads, heads, b.slice(heads, [0, 0, 0, 0], ["B", 2, 9, 3]), { scale: 0.125, causal: true });
+  const attrs = { scale: 0.125, causal: true };
+  const stats = b.attentionBackward("attention_stats", [heads, heads, att, att], attrs);
+  const dq = b.attentionBackward("attention_grad_q", [heads, heads, att, att, stats], attrs);
+  const dkv = b.attentionBackward("attention_grad_kv", [dq, heads, att, att, stats], { scale: 1, causal: false });
   b.output("logits", mm);
+  b.output("attention", dkv);
   b.output("grad:emb", wh);
   return b.build();
 }

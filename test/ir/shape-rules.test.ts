@@ -141,6 +141,33 @@ describe("views", () => {
   });
 });
 
+describe("attention", () => {
+  const attrs = { scale: 0.5, causal: false };
+  it("maps q [..., M, D], k [..., N, D], v [..., N, Dv] to [..., M, Dv]; the companions to stats, dq and [dk | dv]", () => {
+    const [q, k, v, o] = [["B", 4, 7, 8], ["B", 4, 5, 8], ["B", 4, 5, 3], ["B", 4, 7, 3]] as Shape[];
+    expect(ok(inferShape({ kind: "attention", ...attrs }, [q, k, v], f32(3)))).toEqual({ shape: ["B", 4, 7, 3], dtype: "f32" });
+    expect(ok(inferShape({ kind: "attention_stats", ...attrs }, [q, k, o, o], f32(4))).shape).toEqual(["B", 4, 7, 2]);
+    const stats: Shape = ["B", 4, 7, 2];
+    expect(ok(inferShape({ kind: "attention_grad_q", ...attrs }, [q, k, v, o, stats], f32(5))).shape).toEqual(["B", 4, 7, 8]);
+    expect(ok(inferShape({ kind: "attention_grad_kv", ...attrs }, [q, k, v, o, stats], f32(5))).shape).toEqual(["B", 4, 5, 11]);
+    expect(ok(inferShape({ kind: "attention", ...attrs }, [[7, 8], [5, 8], [5, 8]], f32(3))).shape).toEqual([7, 8]);
+  });
+  it("names the operand and the axis that disagree", () => {
+    const op: Op = { kind: "attention", ...attrs };
+    expect(err(inferShape(op, [[2, 7, 8], [2, 5, 6], [2, 5, 8]], f32(3)))).toMatch(/q \[2, 7, 8\] and k \[2, 5, 6\] differ in width/);
+    expect(err(inferShape(op, [[2, 7, 8], [2, 5, 8], [2, 6, 8]], f32(3)))).toMatch(/differ in rows/);
+    expect(err(inferShape(op, [[2, 7, 8], [3, 5, 8], [3, 5, 8]], f32(3)))).toMatch(/k \[3, 5, 8\] and q \[2, 7, 8\] differ on leading axis 0/);
+    expect(err(inferShape(op, [[7, 8], [2, 5, 8], [2, 5, 8]], f32(3)))).toMatch(/one rank >= 2/);
+    expect(err(inferShape(op, [[7, 8], [5, 8]], f32(2)))).toMatch(/takes 3 inputs/);
+    expect(err(inferShape(op, [[7, 8], [5, 8], [5, 8]], ["f32", "i32", "f32"]))).toMatch(/needs f32/);
+    expect(err(inferShape({ ...op, scale: NaN }, [[7, 8], [5, 8], [5, 8]], f32(3)))).toMatch(/finite scale/);
+    const stats = { kind: "attention_stats", ...attrs } as const;
+    expect(err(inferShape(stats, [[7, 8], [5, 8], [7, 3], [7, 4]], f32(4)))).toMatch(/o \[7, 3\] must be \[\.\.\., 7, 4\]/);
+    const gq = { kind: "attention_grad_q", ...attrs } as const;
+    expect(err(inferShape(gq, [[7, 8], [5, 8], [5, 3], [7, 3], [7, 3]], f32(5)))).toMatch(/stats \[7, 3\] must be \[\.\.\., 7, 2\]/);
+  });
+});
+
 describe("source ops", () => {
   it("take their declared shape and validate it", () => {
     expect(ok(inferShape({ kind: "const", value: [1, 2, 3, 4] }, [], [], { shape: [2, 2], dtype: "f32" })).shape).toEqual([2, 2]);

@@ -1,4 +1,4 @@
-/** Neural-network built-ins: conv3d, matmul, gather, randomness (dropout), buffer updates, losses. */
+/** Neural-network built-ins: conv3d, matmul, attention, gather, randomness (dropout), buffer updates, losses. */
 import type { Span } from "../../../diagnostics/span.ts";
 import { type Dim, dimMul } from "../../ir/dims.ts";
 import type { ValueId } from "../../ir/types.ts";
@@ -95,6 +95,17 @@ export const NN: Record<string, Builtin> = {
     const idx = a.tensor("index");
     const axis = a.axis("axis", ctx.b.shapeOf(t).length, 0);
     return tensor(located(span, "gather", () => ctx.b.gather(t, idx, axis, origin(span))));
+  },
+  /** softmax(q k^T * scale) v over the last two axes as one op: the fused kernels never store the scores. */
+  attention: (raw, ctx, span) => {
+    const a = new Args("attention", raw, ctx, span, ["q", "k", "v", "scale", "causal"]);
+    const [q, k, v] = [a.tensor("q"), a.tensor("k"), a.tensor("v")];
+    const width = ctx.b.shapeOf(q).at(-1);
+    if (a.get("scale") === undefined && typeof width !== "number")
+      throw new ElabError("IV3008", span, { message: `the query width ${String(width)} is not a number, so the default scale width^-0.5 is unknown`, help: "pass `scale`" });
+    const scale = a.get("scale") === undefined ? undefined : a.number("scale");
+    const causal = a.bool("causal", false);
+    return tensor(located(span, "attention", () => ctx.b.attention(q, k, v, { scale, causal }, origin(span))));
   },
   one_hot: (raw, ctx, span) => {
     const a = new Args("one_hot", raw, ctx, span, ["index", "classes"]);
