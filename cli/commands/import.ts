@@ -8,6 +8,7 @@ import type { Command } from "commander";
 import { compileModel } from "../../compiler/pipeline.ts";
 import type { TensorToWrite } from "../../runtime/io/safetensors.ts";
 import { writeSafetensors } from "../../runtime/io/safetensors.ts";
+import { readHeadRemap } from "../../runtime/weights/head-remap.ts";
 import { describeLoad, loadWeights } from "../../runtime/weights/load.ts";
 import { UsageError, UserError } from "../errors.ts";
 import { assertReadable, failOnDiagnostics } from "../model-options.ts";
@@ -20,6 +21,7 @@ interface ImportFlags {
   output?: string;
   initMissing?: boolean;
   ignoreExtra?: boolean;
+  remapHead?: string;
   json?: boolean;
 }
 
@@ -40,6 +42,10 @@ export function registerImport(program: Command): void {
     .option("-o, --output <file>", "the safetensors file to write")
     .option("--init-missing", "initialise parameters the checkpoints lack from their @init (seed 0) instead of failing")
     .option("--ignore-extra", "convert although some checkpoint keys are not used by the model")
+    .option(
+      "--remap-head <k400|file.json>",
+      "keep these rows of a classifier head with other classes: k400 = the first 400 of K710, or a JSON list of row indices",
+    )
     .option("--json", "print the mapping report as JSON")
     .action((checkpoints: string[], opts: ImportFlags) => {
       if (!opts.model)
@@ -50,12 +56,14 @@ export function registerImport(program: Command): void {
       assertReadable(opts.model);
       const compiled = compileModel(opts.model, { preset: opts.preset, set: opts.set, model: opts.modelName });
       failOnDiagnostics(compiled);
+      const remapHead = opts.remapHead !== undefined ? readHeadRemap(opts.remapHead) : undefined;
       const params = compiled.graph!.params;
       const modelName = compiled.elaborated!.modelName;
       const loaded = loadWeights(checkpoints, params, {
         ...(modelName !== undefined ? { model: modelName } : {}),
         initMissing: opts.initMissing ?? false,
         ignoreExtra: opts.ignoreExtra ?? false,
+        ...(remapHead ? { remapHead } : {}),
       });
       const tensors = new Map<string, TensorToWrite>();
       let values = 0;
@@ -72,6 +80,7 @@ export function registerImport(program: Command): void {
         preset: opts.preset ?? "",
         set: JSON.stringify(opts.set),
         sources: JSON.stringify(loaded.mapped.map((m) => ({ file: m.file, format: m.result.source }))),
+        ...(remapHead ? { remap_head: remapHead.source } : {}),
         initialised: JSON.stringify(loaded.initialised),
       };
       try {
@@ -94,6 +103,7 @@ export function registerImport(program: Command): void {
             dropped: m.result.dropped,
             extra: m.result.extra,
             regenerated: m.result.regenerated,
+            remapped: m.result.remapped,
           })),
           initialised: loaded.initialised,
         };

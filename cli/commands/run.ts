@@ -10,6 +10,7 @@ import { writeNpy } from "../../runtime/io/npy.ts";
 import { type Engine, runForward } from "../../runtime/infer/engine.ts";
 import { concatBatch, type HostInput, readInput } from "../../runtime/infer/input.ts";
 import { topK } from "../../runtime/infer/topk.ts";
+import { readHeadRemap } from "../../runtime/weights/head-remap.ts";
 import { describeLoad, loadWeights } from "../../runtime/weights/load.ts";
 import { UsageError, UserError } from "../errors.ts";
 import { assertReadable, failOnDiagnostics } from "../model-options.ts";
@@ -26,6 +27,7 @@ interface RunFlags {
   top: string;
   initMissing?: boolean;
   ignoreExtra?: boolean;
+  remapHead?: string;
 }
 
 const collect = (v: string, acc: string[]) => [...acc, v];
@@ -98,6 +100,7 @@ export function registerRun(program: Command): void {
     .option("--top <k>", "classes to print per clip", "5")
     .option("--init-missing", "initialise parameters the checkpoint lacks from their @init instead of failing")
     .option("--ignore-extra", "load although some checkpoint keys are not used by the model")
+    .option("--remap-head <k400|file.json>", "keep these rows of a classifier head with other classes (K710 checkpoints; see ivc import)")
     .action(async (file: string, opts: RunFlags) => {
       assertReadable(file);
       if (opts.engine !== "gpu" && opts.engine !== "cpu")
@@ -114,6 +117,7 @@ export function registerRun(program: Command): void {
         ...(modelName !== undefined ? { model: modelName } : {}),
         initMissing: opts.initMissing ?? false,
         ignoreExtra: opts.ignoreExtra ?? false,
+        ...(opts.remapHead !== undefined ? { remapHead: readHeadRemap(opts.remapHead) } : {}),
       });
       const mapping = describeLoad(loaded);
       if (!opts.json) process.stderr.write(`${mapping.join("\n")}\n`);

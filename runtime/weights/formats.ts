@@ -45,7 +45,8 @@ export interface Rule {
 
 const CLIP_TEXT = "part of CLIP's text tower, which UniFormerV2 does not have";
 const CLIP_META = "CLIP build metadata, not a weight";
-const BPE = "CLIP's BPE token embedding (49408 rows) does not fit ivc's byte-level text vocabulary";
+const BPE =
+  "CLIP's BPE token embedding (49408 rows) does not fit the model's byte-level text vocabulary (--set text_vocab=49408 loads it; tokenize with --tokenizer clip:PATH)";
 const LIGHTNING = "outside `clip.`: a module of InternVideo-MM's Lightning wrapper whose form ivc does not model";
 
 function textTowerRules(drop: string): Rule[] {
@@ -93,8 +94,14 @@ function mmactionRules(to: string): Rule[] {
 
 const VIDEOMAE_DECODER_DROP = "part of the VideoMAE pretraining decoder, which the classifier does not have";
 
+export interface RuleContext {
+  /** The model's text token embedding has CLIP's 49408 BPE rows, so CLIP's table loads instead of being dropped. */
+  readonly bpeVocab?: boolean;
+}
+
 /** Rules for loading `source` into `target`; undefined when the pair makes no sense. */
-export function rulesFor(source: SourceFormat, target: TargetFamily): Rule[] | undefined {
+export function rulesFor(source: SourceFormat, target: TargetFamily, context: RuleContext = {}): Rule[] | undefined {
+  const bpeRule = (from: string): Rule[] => (context.bpeVocab ? [] : [{ from, drop: BPE }]);
   if (source === "ivc") return [{ from: "", to: "" }];
   switch (target) {
     case "uniformerv2":
@@ -154,7 +161,7 @@ export function rulesFor(source: SourceFormat, target: TargetFamily): Rule[] | u
       if (source === "clip-visual") {
         return [
           ...clipVisualRules("visual.", "mml.backbone.", true),
-          { from: "token_embedding.", drop: BPE },
+          ...bpeRule("token_embedding."),
           { from: "logit_scale", exact: true, to: "logit_scale" },
           ...CLIP_META_RULES,
           { from: "", to: "text." },
@@ -173,7 +180,7 @@ export function rulesFor(source: SourceFormat, target: TargetFamily): Rule[] | u
             exact: true,
             drop: "the masked-language embedding, which ivc's InternVideo does not model",
           },
-          { from: "clip.token_embedding.", drop: BPE },
+          ...bpeRule("clip.token_embedding."),
           { from: "clip.", to: "text." },
           { from: "", drop: LIGHTNING },
         ];

@@ -5,12 +5,13 @@
  * cannot hold a UniFormerV2 head); keys nothing uses stop unless the caller asked to ignore them,
  * because they almost always mean the model was configured differently (e.g. LMHRA off).
  */
-import { UserError } from "../../cli/errors.ts";
+import { catalogError, UserError } from "../../cli/errors.ts";
 import type { ParamInfo } from "../../compiler/ir/types.ts";
 import { readCheckpoint } from "../io/checkpoint.ts";
 import type { LoadedTensor } from "../io/dtype.ts";
 import { initParams } from "../init/index.ts";
 import { SOURCE_DESCRIPTIONS } from "./formats.ts";
+import type { HeadRemap } from "./head-remap.ts";
 import { type MappedCheckpoint, MappingError, mapCheckpoint, type WeightArray } from "./map.ts";
 
 export interface LoadWeightsOptions {
@@ -20,6 +21,8 @@ export interface LoadWeightsOptions {
   readonly seed?: number;
   /** Load although some keys are not used. */
   readonly ignoreExtra?: boolean;
+  /** Keep these rows of classifier heads whose class count differs from the model's (K710 -> K400). */
+  readonly remapHead?: HeadRemap;
 }
 
 export interface LoadedWeights {
@@ -52,9 +55,10 @@ export function mapFile(
   tensors: ReadonlyMap<string, LoadedTensor>,
   params: readonly ParamInfo[],
   model?: string,
+  remapHead?: HeadRemap,
 ): MappedCheckpoint {
   try {
-    return mapCheckpoint(tensors, params, model !== undefined ? { model } : {});
+    return mapCheckpoint(tensors, params, { ...(model !== undefined ? { model } : {}), ...(remapHead ? { remapHead } : {}) });
   } catch (e) {
     if (e instanceof MappingError) throw new UserError(`${file}: ${e.message}`, e.help);
     throw e;
@@ -67,7 +71,12 @@ export function loadWeights(
   params: readonly ParamInfo[],
   options: LoadWeightsOptions = {},
 ): LoadedWeights {
-  const mapped = files.map((file) => ({ file, result: mapFile(file, readCheckpoint(file).tensors, params, options.model) }));
+  const mapped = files.map((file) => ({
+    file,
+    result: mapFile(file, readCheckpoint(file).tensors, params, options.model, options.remapHead),
+  }));
+  if (options.remapHead && mapped.every((m) => m.result.remapped.length === 0))
+    throw catalogError("IV6010", { source: options.remapHead.source });
   return combine(mapped, params, options);
 }
 

@@ -9,6 +9,7 @@ import { evalShape } from "../../compiler/ir/dims.ts";
 import type { ParamInfo } from "../../compiler/ir/types.ts";
 import type { LoadedTensor } from "../io/dtype.ts";
 import { initParams } from "../init/index.ts";
+import { CLIP_VOCAB } from "../text/clip-bpe.ts";
 import {
   applyRules,
   describeRule,
@@ -20,6 +21,7 @@ import {
   type TargetFamily,
   targetFamily,
 } from "./formats.ts";
+import { type HeadRemap, isHeadPath, selectHeadRows } from "./head-remap.ts";
 import { centreInflate } from "./inflate.ts";
 
 export type WeightArray = Float32Array | Int32Array;
@@ -29,6 +31,8 @@ export interface MapOptions {
   readonly model?: string;
   /** Force a key layout instead of detecting it from the keys. */
   readonly source?: SourceFormat;
+  /** Rows of the checkpoint's classifier heads to keep where their class count differs from the model's (K710 -> K400). */
+  readonly remapHead?: HeadRemap;
 }
 
 export interface MappedCheckpoint {
@@ -41,6 +45,8 @@ export interface MappedCheckpoint {
   readonly dropped: { key: string; reason: string }[];
   /** Buffers computed from their `@init` because checkpoints do not store them. */
   readonly regenerated: string[];
+  /** Head parameters whose rows were selected by `remapHead`. */
+  readonly remapped: string[];
   /** The mappings used, readable: rules with their tensor counts, inflations, reshapes. */
   readonly applied: string[];
   readonly source: SourceFormat;
@@ -67,18 +73,21 @@ export function mapCheckpoint(
 ): MappedCheckpoint {
   const target = targetFamily(params, options.model);
   const source = options.source ?? detectSource([...tensors.keys()]);
-  const rules = rulesFor(source, target);
+  const byPath = new Map(params.map((p) => [p.path, p]));
+  const textEmbedding = byPath.get("text.token_embedding.weight");
+  const bpeVocab = textEmbedding !== undefined && evalShape(textEmbedding.shape, {})[0] === CLIP_VOCAB;
+  const rules = rulesFor(source, target, { bpeVocab });
   if (!rules) {
     throw new MappingError(
       `a ${SOURCE_DESCRIPTIONS[source]} cannot be loaded into a ${target === "other" ? "model of this kind" : `${target} model`}`,
       suggestion(source),
     );
   }
-  const byPath = new Map(params.map((p) => [p.path, p]));
   const found = new Map<string, WeightArray>();
   const extra: string[] = [];
   const dropped: { key: string; reason: string }[] = [];
   const misshaped: MappedCheckpoint["misshaped"] = [];
+  const remapped: string[] = [];
   const ruleUse = new Map<Rule, number>();
   const notes: string[] = [];
   for (const [key, tensor] of tensors) {
@@ -106,6 +115,14 @@ export function mapCheckpoint(
     const expected = evalShape(param.shape, {});
     let data: WeightArray = tensor.data;
     let shape = tensor.shape;
+    const remap = options.remapHead;
+    if (remap && isHeadPath(path, target) && shape.length === expected.length && shape[0] !== expected[0]) {
+      const picked = selectHeadRows(tensor, remap, key, path, expected[0]!);
+      notes.push(`head rows ${remap.source}: ${key} [${shape.join(", ")}] -> ${path} [${picked.shape.join(", ")}]`);
+      data = picked.data;
+      shape = picked.shape;
+      remapped.push(path);
+    }
     if (hit.rule.inflate && !sameShape(shape, expected)) {
       const inflated = centreInflate(tensor.data as Float32Array, shape, expected);
       if (inflated) {
@@ -143,7 +160,8 @@ export function mapCheckpoint(
       .map((r) => `${describeRule(r)}: ${ruleUse.get(r)} tensor${ruleUse.get(r) === 1 ? "" : "s"}`),
     ...notes,
   ];
-  return { weights, missing, extra, misshaped, dropped, regenerated: regenerate.map((p) => p.path), applied, source, target };
+  const regenerated = regenerate.map((p) => p.path);
+  return { weights, missing, extra, misshaped, dropped, regenerated, remapped, applied, source, target };
 }
 
 function suggestion(source: SourceFormat): string {

@@ -8,9 +8,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
-import { UserError } from "../../cli/errors.ts";
 import { bytesToUnicode, CLIP_MERGES, CLIP_VOCAB, ClipBpe, parseMerges } from "../../runtime/text/clip-bpe.ts";
 import { readClipBpe } from "../../runtime/text/tokenizer.ts";
+import { expectCatalogError } from "../diagnostics/catalog-error.ts";
 
 /**
  * Ranks 0-5. "hello" merges h+e, l+l, he+ll, hell+o</w> into one piece; "world" gets o+r, w+or and
@@ -28,18 +28,6 @@ const SOT = 512 + 6;
 const EOT = 512 + 7;
 
 const small = new ClipBpe(parseMerges(gzipSync(mergesFile(SMALL_MERGES))));
-
-function expectCode(f: () => unknown, code: string, message: RegExp): void {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(UserError);
-    expect((e as UserError).code).toBe(code);
-    expect((e as UserError).message).toMatch(message);
-    return;
-  }
-  throw new Error(`expected ${code}`);
-}
 
 describe("bytes_to_unicode", () => {
   it("keeps printable Latin-1 bytes and shifts the others from U+0100, in CLIP's id order", () => {
@@ -138,17 +126,17 @@ describe("a missing or malformed vocabulary file is reported by code", () => {
   };
 
   it("IV6005 for a file that is not there", () => {
-    expectCode(() => readClipBpe(join(dir, "missing.txt.gz")), "IV6005", /missing\.txt\.gz`: no such file/);
-    expectCode(() => readClipBpe(dir), "IV6005", /it is a directory/);
+    expectCatalogError(() => readClipBpe(join(dir, "missing.txt.gz")), "IV6005", /missing\.txt\.gz`: no such file/);
+    expectCatalogError(() => readClipBpe(dir), "IV6005", /it is a directory/);
   });
 
   it("IV6006 for vocab.json, a broken gzip, a bad line, or a header without merges", () => {
-    expectCode(() => readClipBpe(write("vocab.json", '{"!": 0}')), "IV6006", /first line should be the `#version: \.\.\.` header, found `\{"!": 0\}`/);
+    expectCatalogError(() => readClipBpe(write("vocab.json", '{"!": 0}')), "IV6006", /first line should be the `#version: \.\.\.` header, found `\{"!": 0\}`/);
     const gz = gzipSync(mergesFile(SMALL_MERGES));
-    expectCode(() => readClipBpe(write("cut.gz", gz.subarray(0, 20))), "IV6006", /does not decompress/);
-    expectCode(() => readClipBpe(write("bad.gz", gzipSync(mergesFile(["h e", "l l x", "o r"])))), "IV6006", /line 3 should hold two symbols/);
-    expectCode(() => readClipBpe(write("gap.gz", gzipSync(mergesFile(["h e", "", "o r"])))), "IV6006", /line 3 should hold two symbols/);
-    expectCode(() => readClipBpe(write("empty.gz", gzipSync("#version: 0.2\n"))), "IV6006", /no merges/);
+    expectCatalogError(() => readClipBpe(write("cut.gz", gz.subarray(0, 20))), "IV6006", /does not decompress/);
+    expectCatalogError(() => readClipBpe(write("bad.gz", gzipSync(mergesFile(["h e", "l l x", "o r"])))), "IV6006", /line 3 should hold two symbols/);
+    expectCatalogError(() => readClipBpe(write("gap.gz", gzipSync(mergesFile(["h e", "", "o r"])))), "IV6006", /line 3 should hold two symbols/);
+    expectCatalogError(() => readClipBpe(write("empty.gz", gzipSync("#version: 0.2\n"))), "IV6006", /no merges/);
   });
 });
 
