@@ -7,6 +7,7 @@ import { registerGraph } from "./graph.ts";
 import { registerImport } from "./import.ts";
 import { registerInfo } from "./info.ts";
 import { registerRun } from "./run.ts";
+import { registerTokenize } from "./tokenize.ts";
 import { registerTrain } from "./train.ts";
 
 /** Each subcommand lives in its own file and registers itself here, in `ivc --help` order. */
@@ -18,6 +19,7 @@ export function registerCommands(program: Command): void {
   registerRun(program);
   registerGraph(program);
   registerImport(program);
+  registerTokenize(program);
   registerDoctor(program);
   registerFmt(program);
 }
