@@ -6,6 +6,7 @@
  */
 import type { Kernel } from "../codegen/kernel.ts";
 import { nodeFlops } from "../info/index.ts";
+import { isAttentionOp } from "../codegen/fused/attention-group.ts";
 import type { Graph, Node, ValueId } from "../ir/types.ts";
 import { planFusion } from "../schedule/plan.ts";
 import type { Program } from "../schedule/program.ts";
@@ -23,7 +24,7 @@ export interface KernelStats {
   /** Bytes of the distinct tensors read and written (each once: the traffic of a perfect cache). */
   readonly bytesRead: number;
   readonly bytesWritten: number;
-  /** Multiply-adds for matmul/conv3d; one per element per arithmetic op (reductions: per input element) otherwise. */
+  /** Multiply-adds for matmul/conv3d/attention; one per element per arithmetic op (reductions: per input element) otherwise. */
   readonly flops: number;
   /** `file:line` of the `.ivm` lines the kernel implements. */
   readonly lines: readonly string[];
@@ -68,7 +69,7 @@ export function programStats(graph: Graph, program: Program): KernelStats[] {
     const arithmetic = computed.filter((n) => !VIEWS.has(n.op.kind));
     let flops = 0;
     for (const n of arithmetic) {
-      if (n.op.kind === "matmul" || n.op.kind === "conv3d") flops += nodeFlops(n, byId, {});
+      if (n.op.kind === "matmul" || n.op.kind === "conv3d" || isAttentionOp(n.op.kind)) flops += nodeFlops(n, byId, {});
       else if (n.op.kind === "reduce") flops += numel(byId.get(n.inputs[0]!)!.shape);
       else flops += numel(n.shape);
     }

@@ -237,65 +237,65 @@ export function attentionStats(p: AttentionShape, profile: AdapterProfile): Kern
   );
 }
 
-/**
- * Two kernels, run after `attentionStats` (either order):
- *   dq:   q, k, v, [bias], dout, stats -> dq
- *   dkdv: q, k, v, [bias], dout, stats -> dk, dv   (one binding when `bindings` maps both to one name)
- */
-export function attentionBackward(p: AttentionShape, profile: AdapterProfile): Kernel[] {
-  const scale = f32Lit(p.scale ?? 1 / Math.sqrt(p.d));
-  const dvw = valueWidth(p);
+/** After `attentionStats`. Bindings: q, k, v, [bias], dout, stats -> dq. */
+export function attentionGradQ(p: AttentionShape, profile: AdapterProfile): Kernel {
   // '@' marks names that belong to the lane's own row (see pairwiseKernel).
-  const [q, qOwn] = [tensor(p, "q", "q"), tensor(p, "q", "q@")];
-  const [k, kOwn] = [tensor(p, "k", "k"), tensor(p, "k", "k@")];
-  const [v, vOwn] = [tensor(p, "v", "v"), tensor(p, "v", "v@")];
-  const [dO, dOOwn] = [tensor(p, "dout", "dO"), tensor(p, "dout", "dO@")];
-  const [dq, dk, dv] = [tensor(p, "dq", "dq"), tensor(p, "dk", "dk"), tensor(p, "dv", "dv")];
-  const dqKernel = pairwiseKernel(
+  const [q, dO, k, v, dq] = [tensor(p, "q", "q@"), tensor(p, "dout", "dO@"), tensor(p, "k", "k"), tensor(p, "v", "v"), tensor(p, "dq", "dq")];
+  return pairwiseKernel(
     p,
     {
       name: `${baseName(p, "bwd")}_dq`,
       description: "attention backward, dq = sum_j p_ij (dO_i . v_j - D_i) k_j * scale",
       ownRows: p.lq,
       loopRows: p.lk,
-      own: [qOwn, dOOwn],
+      own: [q, dO],
       loop: [k, v],
       loopScalars: [],
       bindings: declare(p, ["q", "k", "v", "dout"], ["stats"], ["dq"], []),
       init: [`let lseI@ = ${statsAt(p, "own@", 0)};`, `let D@ = ${statsAt(p, "own@", 1)};`, ...accDecls("acc@", p.d)],
       body: [
         `let pj = exp(${scoreExpr(p, dot4("q@", "k", p.d), "bh", "own@", "j")} - lseI@);`,
-        `let ds = pj * (${dot4("dO@", "v", dvw)} - D@);`,
+        `let ds = pj * (${dot4("dO@", "v", v.width)} - D@);`,
         ...accUpdate("acc@", p.d, (c) => `acc@${c} + ds * k${c}`),
       ],
-      finish: storeRow(p, dq, "acc@", scale),
+      finish: storeRow(p, dq, "acc@", f32Lit(p.scale ?? 1 / Math.sqrt(p.d))),
     },
     profile,
   );
-  const dkdvKernel = pairwiseKernel(
+}
+
+/** After `attentionStats`. Bindings: q, k, v, [bias], dout, stats -> dk, dv (one binding when `bindings` maps both to one name). */
+export function attentionGradKV(p: AttentionShape, profile: AdapterProfile): Kernel {
+  const [k, v, q, dO] = [tensor(p, "k", "k@"), tensor(p, "v", "v@"), tensor(p, "q", "q"), tensor(p, "dout", "dO")];
+  const [dk, dv] = [tensor(p, "dk", "dk"), tensor(p, "dv", "dv")];
+  return pairwiseKernel(
     p,
     {
       name: `${baseName(p, "bwd")}_dkdv`,
       description: "attention backward, dv = sum_i p_ij dO_i, dk = sum_i p_ij (dO_i . v_j - D_i) q_i * scale",
       ownRows: p.lk,
       loopRows: p.lq,
-      own: [kOwn, vOwn],
+      own: [k, v],
       loop: [q, dO],
       loopScalars: [
         { name: "lseJ", expr: statsAt(p, "j", 0) },
         { name: "DJ", expr: statsAt(p, "j", 1) },
       ],
       bindings: declare(p, ["q", "k", "v", "dout"], ["stats"], ["dk", "dv"], []),
-      init: [...accDecls("accK@", p.d), ...accDecls("accV@", dvw)],
+      init: [...accDecls("accK@", p.d), ...accDecls("accV@", v.width)],
       body: [
         `let pj = exp(${scoreExpr(p, dot4("q", "k@", p.d), "bh", "j", "own@")} - lseJ);`,
-        `let ds = pj * (${dot4("dO", "v@", dvw)} - DJ);`,
-        ...accUpdate("accV@", dvw, (c) => `accV@${c} + pj * dO${c}`),
+        `let ds = pj * (${dot4("dO", "v@", v.width)} - DJ);`,
+        ...accUpdate("accV@", v.width, (c) => `accV@${c} + pj * dO${c}`),
         ...accUpdate("accK@", p.d, (c) => `accK@${c} + ds * q${c}`),
       ],
-      finish: [...storeRow(p, dk, "accK@", scale), ...storeRow(p, dv, "accV@", "1.0")],
+      finish: [...storeRow(p, dk, "accK@", f32Lit(p.scale ?? 1 / Math.sqrt(p.d))), ...storeRow(p, dv, "accV@", "1.0")],
     },
     profile,
   );
-  return [dqKernel, dkdvKernel];
+}
+
+/** Both backward kernels (dq, then dk and dv); run after `attentionStats`. */
+export function attentionBackward(p: AttentionShape, profile: AdapterProfile): Kernel[] {
+  return [attentionGradQ(p, profile), attentionGradKV(p, profile)];
 }

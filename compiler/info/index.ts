@@ -1,10 +1,11 @@
 /**
  * Model summary for `ivc info`: parameter counts, buffers, FLOPs per sample and op counts.
  * FLOPs follow the fvcore convention the papers use: multiply-adds of matmuls and convolutions only
- * (norms and activations are ignored), for one sample (symbolic batch dims set to 1).
+ * (attention counts its two products, q k^T and p v; norms and activations are ignored), for one
+ * sample (symbolic batch dims set to 1).
  */
 import { evalShape } from "../ir/dims.ts";
-import type { Graph, Node, ParamInfo } from "../ir/types.ts";
+import type { AttentionOp, Graph, Node, ParamInfo } from "../ir/types.ts";
 import type { ModuleSummary } from "../elaborate/index.ts";
 
 export interface ModuleRow {
@@ -48,8 +49,25 @@ export function nodeFlops(n: Node, byId: ReadonlyMap<number, Node>, dims: Record
     const w = evalShape(byId.get(n.inputs[1]!)!.shape, dims);
     return size * w[1]! * w[2]! * w[3]! * w[4]!;
   }
+  if (ATTENTION_MACS[n.op.kind as AttentionOp]) {
+    // Per head, the products of q k^T ([M, N] x D) and of the value-width ones ([M, N] x Dv) the op makes.
+    const [q, k, third] = n.inputs.slice(0, 3).map((i) => evalShape(byId.get(i)!.shape, dims));
+    const heads = q!.slice(0, -2).reduce((a, d) => a * d, 1);
+    const [M, D] = q!.slice(-2) as [number, number];
+    const pairs = heads * M * k!.at(-2)!;
+    const { qk, value } = ATTENTION_MACS[n.op.kind as AttentionOp];
+    return pairs * (qk * D + value * third!.at(-1)!);
+  }
   return 0;
 }
+
+/** Multiply-adds per (query, key) pair, in units of D (q k products) and Dv (products with v or dO rows). */
+const ATTENTION_MACS: Record<AttentionOp, { qk: number; value: number }> = {
+  attention: { qk: 1, value: 1 },
+  attention_stats: { qk: 1, value: 0 },
+  attention_grad_q: { qk: 2, value: 1 },
+  attention_grad_kv: { qk: 2, value: 2 },
+};
 
 /**
  * @param forward the eval-mode forward graph (FLOPs and ops are counted on it)

@@ -361,7 +361,7 @@ function concatShape(op: Extract<Op, { kind: "concat" }>, shapes: readonly Shape
 }
 
 /** Operand roles of each attention op, in input order; `o` and `dO` are [..., M, Dv] like the output. */
-const ATTENTION_OPERANDS: Record<AttentionOp, readonly ("q" | "k" | "v" | "o" | "dO" | "stats")[]> = {
+export const ATTENTION_OPERANDS: Record<AttentionOp, readonly ("q" | "k" | "v" | "o" | "dO" | "stats")[]> = {
   attention: ["q", "k", "v"],
   attention_stats: ["q", "k", "o", "dO"],
   attention_grad_q: ["q", "k", "v", "dO", "stats"],

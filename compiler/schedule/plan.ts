@@ -2,17 +2,18 @@
  * Fusion planning: which values live in memory and which are recomputed inside the kernels that use
  * them. Pointwise ops and views are inlined into their consumers (an expression per element, reads
  * through index arithmetic), so a chain of them costs one pass over memory. A value is materialised
- * when it is a graph output, the result of an anchor op (matmul, reduce, conv3d, scatter_add), an
- * operand the matmul generator must read as a strided buffer, or shared by several consumers and
- * too costly to recompute in each.
+ * when it is a graph output, the result of an anchor op (matmul, reduce, conv3d, scatter_add, the
+ * attention family), an operand the matmul or attention generators must read as a strided buffer, or
+ * shared by several consumers and too costly to recompute in each.
  */
-import type { Graph, Node, ValueId } from "../ir/types.ts";
+import { ATTENTION_OPS, type AttentionOp, type Graph, type Node, type ValueId } from "../ir/types.ts";
+import { attentionOperandsToStore, isAttentionOp } from "../codegen/fused/attention-group.ts";
 import { matmulOperandFits } from "../codegen/fused/matmul-group.ts";
 import { stridedView } from "./views.ts";
 
 export type KernelPlan =
   | { readonly kind: "pointwise"; readonly outputs: readonly ValueId[] }
-  | { readonly kind: "reduce" | "matmul" | "conv3d" | "scatter_add"; readonly node: ValueId };
+  | { readonly kind: "reduce" | "matmul" | "conv3d" | "scatter_add" | AttentionOp; readonly node: ValueId };
 
 export interface FusionPlan {
   readonly graph: Graph;
@@ -30,7 +31,7 @@ export interface FusionOptions {
   readonly maxReads?: number;
 }
 
-const ANCHORS = new Set(["matmul", "reduce", "conv3d", "scatter_add"]);
+const ANCHORS = new Set<string>(["matmul", "reduce", "conv3d", "scatter_add", ...ATTENTION_OPS]);
 const LEAVES = new Set(["input", "param"]);
 const VIEWS = new Set(["reshape", "permute", "slice", "broadcast"]);
 
@@ -84,6 +85,11 @@ export function planFusion(graph: Graph, opts: FusionOptions = {}): FusionPlan {
       const view = stridedView(i, byId, materialized);
       if (!view || !matmulOperandFits(view, batchShape)) materialized.add(i);
     }
+  }
+
+  // The attention kernels read their operands in place as per-head strided rows; others are stored.
+  for (const n of graph.nodes) {
+    if (isAttentionOp(n.op.kind)) for (const i of attentionOperandsToStore(n, byId, materialized)) materialized.add(i);
   }
 
   const kernels: KernelPlan[] = [];

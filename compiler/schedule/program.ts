@@ -5,6 +5,7 @@
  */
 import { spanText } from "../../diagnostics/span.ts";
 import { conv3dKernel, type GroupContext, type GroupKernel, pointwiseKernel, reduceKernel, scatterAddKernel } from "../codegen/fused/kernels.ts";
+import { attentionKernel, isAttentionOp } from "../codegen/fused/attention-group.ts";
 import { matmulKernel, matmulOperands } from "../codegen/fused/matmul-group.ts";
 import type { AdapterProfile, Kernel } from "../codegen/kernel.ts";
 import type { DType, Graph, Node, ValueId } from "../ir/types.ts";
@@ -75,6 +76,10 @@ export function buildProgram(graph: Graph, profile: AdapterProfile, opts: Fusion
       const ops = matmulOperands(n, byId, plan.materialized);
       if (!ops) throw new Error(`internal: matmul ${id} operands are not strided views`);
       const lowered = matmulKernel(n, ops, profile, name, ctx.source([id]));
+      kernel = lowered.kernel;
+      bindings = lowered.buffers;
+    } else if (isAttentionOp(k.kind)) {
+      const lowered = attentionKernel(n, byId, plan.materialized, profile, name, ctx.source([id]));
       kernel = lowered.kernel;
       bindings = lowered.buffers;
     } else {

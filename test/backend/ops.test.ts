@@ -138,6 +138,52 @@ describe("back end against the reference interpreter (forward and backward)", ()
     await check(graph);
   });
 
+  /** The attention steps of a program, by op (kernel names carry the plan kind). */
+  const attentionKernels = (r: { program: { steps: readonly { kernel: { name: string } }[] } }) =>
+    r.program.steps.map((s) => /^k\d+_(attention(?:_stats|_grad_q|_grad_kv)?)(?:_|$)/.exec(s.kernel.name)?.[1]).filter(Boolean);
+
+  for (const cfg of [
+    { name: "cross-attention (M != N), Dv != D, two heads", q: [2, 3, 7, 8], k: [2, 3, 11, 8], v: [2, 3, 11, 12], causal: false },
+    { name: "causal, M > N, odd widths, three leading axes", q: [2, 2, 1, 9, 5], k: [2, 2, 1, 5, 5], v: [2, 2, 1, 5, 3], causal: true },
+    { name: "causal self-attention, one head", q: [13, 4], k: [13, 4], v: [13, 4], causal: true },
+  ]) {
+    it(`attention ${cfg.name}: one forward kernel, stats + dq + dkdv backward`, async () => {
+      const r = await check(
+        withGrads((b) => b.attention(param(b, "q", cfg.q), param(b, "k", cfg.k), param(b, "v", cfg.v), { scale: 0.6, causal: cfg.causal })),
+      );
+      expect(attentionKernels(r)).toEqual(["attention", "attention_stats", "attention_grad_q", "attention_grad_kv"]);
+    });
+  }
+
+  it("attention reads q, k and v in place from one fused projection (Attend's layout), stored once", async () => {
+    const r = await check(
+      withGrads((b) => {
+        // qkv + bias [B, N, 3 * H * D] split and laid out per head, as stdlib Attend does.
+        const qkv = b.binary("add", param(b, "qkv", [2, 6, 3 * 2 * 4]), param(b, "bias", [3 * 2 * 4]));
+        const heads = (i: number) => b.permute(b.reshape(b.slice(qkv, [0, 0, i * 8], [2, 6, (i + 1) * 8]), [2, 6, 2, 4]), [0, 2, 1, 3]);
+        return b.attention(heads(0), heads(1), heads(2));
+      }),
+    );
+    const kinds = r.program.steps.map((s) => s.kernel.name.split("_")[1]);
+    expect(kinds.slice(0, 2)).toEqual(["pointwise", "attention"]);
+  });
+
+  it("the attention backward companions as forward ops (their own gradients through the expansion)", async () => {
+    const attrs = { scale: 0.5, causal: true };
+    const [q, k, v, o] = [[2, 5, 4], [2, 7, 4], [2, 7, 3], [2, 5, 3]];
+    await check(withGrads((b) => b.attentionBackward("attention_stats", [param(b, "q", q), param(b, "k", k), param(b, "o", o), param(b, "dO", o)], attrs)));
+    for (const kind of ["attention_grad_q", "attention_grad_kv"] as const) {
+      const r = await check(
+        withGrads((b) => {
+          const ins = [param(b, "q", q), param(b, "k", k), param(b, "v", v), param(b, "dO", o), param(b, "stats", [2, 5, 2])];
+          return b.attentionBackward(kind, ins, attrs);
+        }),
+        1e-3,
+      );
+      expect(attentionKernels(r)[0]).toBe(kind);
+    }
+  });
+
   it("a symbolic batch bound at compile time", async () => {
     const b = new GraphBuilder();
     const x = b.input("x", ["B", 6]);
