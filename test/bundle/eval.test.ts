@@ -94,7 +94,7 @@ describe("ivc compile (eval bundle)", () => {
     }
     const withSpans = m.kernels.filter((k: { source: string[] }) => k.source.some((s) => /uniformerv2\.ivm:\d+:\d+/.test(s)));
     expect(withSpans.length).toBeGreaterThan(0);
-    expect(new Set(m.kernels.map((k: { kind: string }) => k.kind))).toEqual(new Set(["conv3d", "reduce", "pointwise", "matmul"]));
+    expect(new Set(m.kernels.map((k: { kind: string }) => k.kind))).toEqual(new Set(["conv3d", "reduce", "pointwise", "matmul", "attention"]));
   });
 
   it("--explain prints the kernel table with totals", () => {
