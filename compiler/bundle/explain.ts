@@ -81,7 +81,8 @@ export function programStats(graph: Graph, program: Program): KernelStats[] {
       pass: passOf(step.kernel),
       ops: arithmetic.length,
       nodes: [...nodes].sort((a, b) => a - b),
-      bytesRead: step.reads.reduce((a, id) => a + bytes(byId.get(id)!), 0),
+      // A buffer bound several times (q, k and v sliced from one qkv) is read once.
+      bytesRead: [...new Set(step.reads)].reduce((a, id) => a + bytes(byId.get(id)!), 0),
       bytesWritten: step.writes.reduce((a, id) => a + bytes(byId.get(id)!), 0),
       flops,
       lines: [...lines].sort(),

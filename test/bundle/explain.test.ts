@@ -27,6 +27,15 @@ describe("--explain statistics", () => {
     expect(embed.lines.some((l) => l.endsWith("toy.ivm:21"))).toBe(true);
   });
 
+  it("counts attention's two products, and q, k and v read from one qkv buffer once", () => {
+    // examples/explain/block.ivm: 16 tokens, width 64, 4 heads of 16.
+    const block = bindDims(compileModel("examples/explain/block.ivm", { preset: "tiny" }).graph!, { B: 1 });
+    const attention = programStats(block, buildProgram(block, LAVAPIPE_PROFILE)).find((s) => s.kind === "attention")!;
+    expect(attention.flops).toBe(4 * 16 * 16 * (16 + 16));
+    expect(attention.bytesRead).toBe(16 * 3 * 64 * 4);
+    expect(attention.bytesWritten).toBe(16 * 64 * 4);
+  });
+
   it("every arithmetic node of the graph is computed by some kernel, fused ops included", () => {
     const computed = new Set(stats.flatMap((s) => s.nodes));
     const arithmetic = graph.nodes.filter((n) => !VIEWS.has(n.op.kind));
