@@ -292,22 +292,25 @@ export class Executor {
     const { kernel } = step;
     const compiled = this.compiled.get(kernel);
     if (!compiled) throw new Error(`kernel '${kernel.name}' was not loaded; call executor.load() first`);
-    const writable = new Set<BufferId>();
-    const seen = new Map<BufferId, string>();
+    // WebGPU forbids a writable binding overlapping another binding of the same buffer; disjoint
+    // ranges of one buffer (two gradients in the packed gradient arena) may be bound together.
+    const bound: { id: BufferId; name: string; start: number; end: number; write: boolean }[] = [];
     const entries: GPUBindGroupEntry[] = kernel.bindings.map((b, i) => {
       if (b.kind === "dynamic") return { binding: i, resource: { buffer: this.dynamicBuffer } };
       if (b.kind === "constant") return { binding: i, resource: { buffer: this.constants.get(constantKey(compiled.hash, b.name, b.data))! } };
       const ref = step.buffers[b.name];
       if (ref === undefined) throw new Error(`kernel '${kernel.name}': no buffer given for binding '${b.name}'`);
       const id = typeof ref === "object" ? ref.id : ref;
-      const other = seen.get(id);
-      if (other !== undefined && (b.access === "read_write" || writable.has(id))) {
+      const start = typeof ref === "object" ? ref.offset : 0;
+      const end = typeof ref === "object" ? ref.offset + ref.size : this.buffer(id).size;
+      const write = b.access === "read_write";
+      const other = bound.find((x) => x.id === id && (x.write || write) && x.start < end && start < x.end);
+      if (other) {
         throw new Error(
-          `kernel '${kernel.name}': buffer '${id}' is bound to both '${other}' and '${b.name}', and one of them is written (WebGPU forbids writable aliasing)`,
+          `kernel '${kernel.name}': buffer '${id}' is bound to both '${other.name}' and '${b.name}', and one of them is written (WebGPU forbids writable aliasing)`,
         );
       }
-      seen.set(id, b.name);
-      if (b.access === "read_write") writable.add(id);
+      bound.push({ id, name: b.name, start, end, write });
       if (typeof ref === "object") return { binding: i, resource: { buffer: this.buffer(id), offset: ref.offset, size: ref.size } };
       return { binding: i, resource: { buffer: this.buffer(id) } };
     });

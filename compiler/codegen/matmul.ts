@@ -36,10 +36,21 @@ export interface MatmulParams {
   readonly b?: OperandMap;
   readonly c?: OperandMap;
   readonly epilogue?: Epilogue;
+  /**
+   * Replaces the store of C: `code` defines `fn ivc_store(v: f32, b: u32, row: u32, col: u32, idx: u32)`
+   * (idx: C's flat offset), which writes through `bindings` (bound after A and B) whatever the result
+   * element feeds: the fused epilogue of a kernel group.
+   */
+  readonly store?: MatmulStore;
   /** Binding names for the operands (default A, B, C), e.g. x/weight/y when a conv is a matmul. */
   readonly operandNames?: { readonly a: string; readonly b: string; readonly c: string };
   readonly name?: string;
   readonly source?: readonly string[];
+}
+
+export interface MatmulStore {
+  readonly bindings: readonly KernelBinding[];
+  readonly code: string;
 }
 
 export interface ResolvedMatmul {
@@ -68,8 +79,22 @@ export function resolveMatmul(p: MatmulParams): ResolvedMatmul {
   return { batch: p.batch, M, N, K, a, b, c };
 }
 
-function matmulBindings(epi: Epilogue, aVec = false, bVec = false): KernelBinding[] {
-  return [storage("A", "read", aVec ? "vec4f" : "f32"), storage("B", "read", bVec ? "vec4f" : "f32"), storage("C", "read_write"), ...epi.inputs.map((n) => storage(n, "read"))];
+function matmulBindings(p: MatmulParams, epi: Epilogue, aVec = false, bVec = false): KernelBinding[] {
+  const operands = [storage("A", "read", aVec ? "vec4f" : "f32"), storage("B", "read", bVec ? "vec4f" : "f32")];
+  if (p.store) return [...operands, ...p.store.bindings, ...epi.inputs.map((n) => storage(n, "read"))];
+  return [...operands, storage("C", "read_write"), ...epi.inputs.map((n) => storage(n, "read"))];
+}
+
+/** The statement storing one result element (`b`, `row`, `col`, `idx` in scope). */
+function storeElement(p: MatmulParams, value: string): string {
+  const v = `epilogue(${value}, b, row, col, idx)`;
+  return p.store ? `ivc_store(${v}, b, row, col, idx);` : `C[idx] = ${v};`;
+}
+
+/** The epilogue function and the custom store, with the helpers either calls. */
+function storeCode(p: MatmulParams, epi: Epilogue): string {
+  const code = [epilogueFn(epi), p.store?.code ?? ""].filter(Boolean).join("\n\n");
+  return `${helpersFor(code)}\n${code}`;
 }
 
 function defaultName(p: MatmulParams): string {
@@ -197,19 +222,17 @@ function simdMatmul(p: MatmulParams, broadcast: boolean): Kernel {
     "      let col = n0 + lane * 4u + (q / 4u) * 32u + q % 4u;",
     `      if (col < ${N}u) {`,
     `        let idx = cRow + ${offsetExpr(r.c.inner, "col")};`,
-    `        C[idx] = epilogue(tile[r * ${COL_GROUPS}u + q / 4u][q % 4u], b, row, col, idx);`,
+    `        ${storeElement(p, `tile[r * ${COL_GROUPS}u + q / 4u][q % 4u]`)}`,
     "      }",
     "    }",
     "  }",
   ];
   const accDecls = rowsIdx.flatMap((row) => [...Array(COL_GROUPS).keys()].map((g) => `  var acc${row}_${g} = vec4<f32>(0.0);`));
-  const bindings = matmulBindings(epi, aVec, bVec);
-  const epiCode = epilogueFn(epi);
+  const bindings = matmulBindings(p, epi, aVec, bVec);
   const wgsl = `${kernelHeader(name, `${describe(r)}; 8-lane SIMD tile 8x64${broadcast ? ", A shared by subgroupBroadcast" : ""}`, source, broadcast ? ["subgroups"] : [])}
 ${bindingDecls(bindings)}
 
-${helpersFor(epiCode)}
-${epiCode}
+${storeCode(p, epi)}
 
 @compute @workgroup_size(${LANES})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
@@ -247,13 +270,11 @@ function tiledMatmul(p: MatmulParams): Kernel {
   const name = p.name ?? defaultName(p);
   const source = p.source ?? [];
   const { M, N, K } = r;
-  const bindings = matmulBindings(epi);
-  const epiCode = epilogueFn(epi);
+  const bindings = matmulBindings(p, epi);
   const wgsl = `${kernelHeader(name, `${describe(r)}; 16x16 threads, 64x64 tile in workgroup memory, 4x4 per thread`, source)}
 ${bindingDecls(bindings)}
 
-${helpersFor(epiCode)}
-${epiCode}
+${storeCode(p, epi)}
 
 var<workgroup> tileA: array<array<f32, ${T}>, ${BK}>;
 var<workgroup> tileB: array<array<f32, ${T}>, ${BK}>;
@@ -302,7 +323,7 @@ ${tileIndex(ceilDiv(N, T), ceilDiv(M, T), T, T)}
       let col = n0 + lid.x + j * 16u;
       if (col < ${N}u) {
         let idx = cRow + ${offsetExpr(r.c.inner, "col")};
-        C[idx] = epilogue(acc[i][j], b, row, col, idx);
+        ${storeElement(p, "acc[i][j]")}
       }
     }
   }

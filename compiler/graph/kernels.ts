@@ -40,7 +40,7 @@ export function kernelGroups(graph: Graph, batch = 1): KernelGroup[] {
   const plan = planFusion(bindDims(graph, dims));
   const byId = new Map(graph.nodes.map((n) => [n.id, n]));
   return plan.kernels.map((k, index) => {
-    const writes = k.kind === "pointwise" ? [...k.outputs] : [k.node];
+    const writes = [...k.outputs];
     const nodes = new Set<ValueId>();
     const reads = new Set<ValueId>();
     const params = new Set<string>();

@@ -8,12 +8,19 @@
  */
 import { ATTENTION_OPS, type AttentionOp, type Graph, type Node, type ValueId } from "../ir/types.ts";
 import { attentionOperandsToStore, isAttentionOp } from "../codegen/fused/attention-group.ts";
-import { matmulOperandFits } from "../codegen/fused/matmul-group.ts";
+import { type EpilogueStore, matmulOperandFits } from "../codegen/fused/matmul-group.ts";
+import type { RowPlan } from "../codegen/fused/row.ts";
+import type { Group } from "./group-analysis.ts";
+import { type GroupedKernel, groupKernels } from "./group.ts";
 import { stridedView } from "./views.ts";
 
 export type KernelPlan =
   | { readonly kind: "pointwise"; readonly outputs: readonly ValueId[] }
-  | { readonly kind: "reduce" | "matmul" | "conv3d" | "scatter_add" | AttentionOp; readonly node: ValueId };
+  /** A row kernel: reductions over the same rows and the pointwise values that read them. */
+  | ({ readonly kind: "reduce"; readonly node: ValueId; readonly outputs: readonly ValueId[] } & RowPlan)
+  /** A matmul whose epilogue computes pointwise values of its result (`outputs` may omit the result). */
+  | { readonly kind: "matmul"; readonly node: ValueId; readonly outputs: readonly ValueId[]; readonly members: readonly ValueId[]; readonly epilogue: readonly EpilogueStore[] }
+  | { readonly kind: "conv3d" | "scatter_add" | AttentionOp; readonly node: ValueId; readonly outputs: readonly ValueId[] };
 
 export interface FusionPlan {
   readonly graph: Graph;
@@ -27,8 +34,13 @@ export interface FusionOptions {
   readonly recomputeLimit?: number;
   /** Largest inlined expression before it is stored (bounds shader size). */
   readonly maxInlineOps?: number;
-  /** Buffers one kernel may read (the adapter's storage-buffer limit minus outputs and slack). */
+  /** Buffers one inlined expression may read before it is stored. */
   readonly maxReads?: number;
+  /**
+   * Storage buffers a merged kernel may bind, reads and writes together. Default 8, the WebGPU
+   * minimum of maxStorageBuffersPerShaderStage (lavapipe offers 16).
+   */
+  readonly maxStorageBuffers?: number;
 }
 
 const ANCHORS = new Set<string>(["matmul", "reduce", "conv3d", "scatter_add", ...ATTENTION_OPS]);
@@ -43,7 +55,40 @@ function isLeaf(n: Node): boolean {
   return LEAVES.has(n.op.kind) || (n.op.kind === "const" && n.op.value.length > 1);
 }
 
-export function planFusion(graph: Graph, opts: FusionOptions = {}): FusionPlan {
+/** Elementwise ops that an epilogue can apply to a matmul result element. */
+const ELEMENTWISE = new Set(["unary", "binary", "compare", "where", "cast"]);
+
+/**
+ * Values worth storing from a matmul's epilogue instead of recomputing in each consumer: walking
+ * from a matmul along elementwise ops of its shape that are each the only consumer of the previous
+ * value (bias, activation, residual add), the first value with several consumers. Stored there, it
+ * replaces the matmul result in memory (which then nobody reads) and its consumers read one buffer
+ * instead of recomputing the chain from several.
+ */
+function epilogueEnds(graph: Graph): Set<ValueId> {
+  const users = new Map<ValueId, Set<Node>>();
+  for (const n of graph.nodes) for (const i of n.inputs) users.set(i, (users.get(i) ?? new Set()).add(n));
+  const outputs = new Set(graph.outputs.map((o) => o.id));
+  const ends = new Set<ValueId>();
+  for (const m of graph.nodes) {
+    if (m.op.kind !== "matmul" || outputs.has(m.id)) continue;
+    const shape = m.shape.join(",");
+    let cur = m;
+    for (;;) {
+      const next = [...(users.get(cur.id) ?? [])];
+      if (cur !== m && next.length + (outputs.has(cur.id) ? 1 : 0) > 1) {
+        ends.add(cur.id);
+        break;
+      }
+      if (next.length !== 1 || !ELEMENTWISE.has(next[0]!.op.kind) || next[0]!.shape.join(",") !== shape) break;
+      cur = next[0]!;
+    }
+  }
+  return ends;
+}
+
+/** Which values get a buffer: see the module comment. `promoted` are stored in any case. */
+function chooseStored(graph: Graph, opts: FusionOptions, promoted: ReadonlySet<ValueId>): Set<ValueId> {
   const recomputeLimit = opts.recomputeLimit ?? 3;
   const maxInlineOps = opts.maxInlineOps ?? 48;
   const maxReads = opts.maxReads ?? 6;
@@ -71,7 +116,7 @@ export function planFusion(graph: Graph, opts: FusionOptions = {}): FusionPlan {
     reads.set(n.id, r);
     const users = consumers.get(n.id) ?? [];
     const sharedAndCostly = users.length + (outputs.has(n.id) ? 1 : 0) > 1 && cost.get(n.id)! >= recomputeLimit;
-    if (outputs.has(n.id) || sharedAndCostly || cost.get(n.id)! > maxInlineOps || r.size > maxReads) {
+    if (outputs.has(n.id) || promoted.has(n.id) || sharedAndCostly || cost.get(n.id)! > maxInlineOps || r.size > maxReads) {
       materialized.add(n.id);
     }
   }
@@ -86,17 +131,63 @@ export function planFusion(graph: Graph, opts: FusionOptions = {}): FusionPlan {
       if (!view || !matmulOperandFits(view, batchShape)) materialized.add(i);
     }
   }
+  // The attention kernels read their operands in place through strided views too.
+  for (const n of graph.nodes) if (isAttentionOp(n.op.kind)) for (const v of attentionOperandsToStore(n, byId, materialized)) materialized.add(v);
+  return materialized;
+}
 
-  // The attention kernels read their operands in place as per-head strided rows; others are stored.
+/** One kernel per stored value, as the grouping starts from. */
+function singleKernels(graph: Graph, stored: ReadonlySet<ValueId>): Group[] {
+  const groups: Group[] = [];
   for (const n of graph.nodes) {
-    if (isAttentionOp(n.op.kind)) for (const i of attentionOperandsToStore(n, byId, materialized)) materialized.add(i);
+    if (!stored.has(n.id) || isLeaf(n)) continue;
+    const first = groups.length;
+    const kind = n.op.kind;
+    if (kind === "matmul") groups.push({ kind, anchor: n.id, reduces: [], members: [], first });
+    else if (kind === "reduce") groups.push({ kind, reduces: [n.id], members: [], first });
+    else if (isAnchor(n)) groups.push({ kind: "opaque", anchor: n.id, reduces: [], members: [], first });
+    else groups.push({ kind: "pointwise", reduces: [], members: [n.id], first });
   }
+  return groups;
+}
 
-  const kernels: KernelPlan[] = [];
-  for (const n of graph.nodes) {
-    if (!materialized.has(n.id) || isLeaf(n)) continue;
-    if (isAnchor(n)) kernels.push({ kind: n.op.kind as "reduce", node: n.id });
-    else kernels.push({ kind: "pointwise", outputs: [n.id] });
+function toKernelPlan(k: GroupedKernel, byId: ReadonlyMap<ValueId, Node>, stored: ReadonlySet<ValueId>): KernelPlan {
+  const { group: g, info, outputs } = k;
+  switch (g.kind) {
+    case "pointwise":
+      return { kind: "pointwise", outputs };
+    case "matmul": {
+      const epilogue = g.members.filter((m) => stored.has(m)).map((id) => ({ id, offset: info.epilogue!.get(id)! }));
+      return { kind: "matmul", node: g.anchor!, outputs, members: g.members, epilogue };
+    }
+    case "reduce": {
+      const pass = info.pass!;
+      return {
+        kind: "reduce",
+        node: g.reduces[0]!,
+        outputs,
+        reduces: g.reduces.map((id) => ({ id, pass: pass.get(id)! })),
+        stores: g.members.filter((m) => stored.has(m) && !info.rowMembers!.has(m)).map((id) => ({ id, pass: pass.get(id)! })),
+        rowStores: [...g.reduces, ...g.members].filter((v) => stored.has(v) && (info.rowMembers!.has(v) || g.reduces.includes(v))),
+      };
+    }
+    case "opaque":
+      return { kind: byId.get(g.anchor!)!.op.kind as "conv3d" | "scatter_add" | AttentionOp, node: g.anchor!, outputs };
   }
-  return { graph, materialized, kernels };
+}
+
+export function planFusion(graph: Graph, opts: FusionOptions = {}): FusionPlan {
+  const byId = new Map(graph.nodes.map((n) => [n.id, n]));
+  let promoted = epilogueEnds(graph);
+  for (;;) {
+    const stored = chooseStored(graph, opts, promoted);
+    const grouping = groupKernels(graph, stored, singleKernels(graph, stored), { maxStorageBuffers: opts.maxStorageBuffers ?? 8 });
+    // A promoted value that no matmul epilogue took would cost a kernel of its own: inline it again.
+    const inEpilogue = new Set(grouping.kernels.flatMap((k) => (k.group.kind === "matmul" ? k.group.members : [])));
+    const kept = new Set([...promoted].filter((v) => inEpilogue.has(v)));
+    if (kept.size === promoted.size) {
+      return { graph, materialized: grouping.stored, kernels: grouping.kernels.map((k) => toKernelPlan(k, byId, grouping.stored)) };
+    }
+    promoted = kept;
+  }
 }

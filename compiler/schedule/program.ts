@@ -4,7 +4,8 @@
  * the dispatch sequence. This is the bundle's core; the runtime executes it as one command buffer.
  */
 import { spanText } from "../../diagnostics/span.ts";
-import { conv3dKernel, type GroupContext, type GroupKernel, pointwiseKernel, reduceKernel, scatterAddKernel } from "../codegen/fused/kernels.ts";
+import { conv3dKernel, type GroupContext, type GroupKernel, pointwiseKernel, scatterAddKernel } from "../codegen/fused/kernels.ts";
+import { rowKernel } from "../codegen/fused/row.ts";
 import { attentionKernel, isAttentionOp } from "../codegen/fused/attention-group.ts";
 import { matmulKernel, matmulOperands } from "../codegen/fused/matmul-group.ts";
 import type { AdapterProfile, Kernel } from "../codegen/kernel.ts";
@@ -75,7 +76,8 @@ export function buildProgram(graph: Graph, profile: AdapterProfile, opts: Fusion
     if (k.kind === "matmul") {
       const ops = matmulOperands(n, byId, plan.materialized);
       if (!ops) throw new Error(`internal: matmul ${id} operands are not strided views`);
-      const lowered = matmulKernel(n, ops, profile, name, ctx.source([id]));
+      const epilogue = { ctx, members: k.members, stores: k.epilogue, storeResult: k.outputs.includes(id) };
+      const lowered = matmulKernel(n, ops, profile, name, ctx.source([id, ...k.members]), epilogue);
       kernel = lowered.kernel;
       bindings = lowered.buffers;
     } else if (isAttentionOp(k.kind)) {
@@ -87,14 +89,14 @@ export function buildProgram(graph: Graph, profile: AdapterProfile, opts: Fusion
         k.kind === "pointwise"
           ? pointwiseKernel(k.outputs, ctx, name)
           : k.kind === "reduce"
-            ? reduceKernel(id, ctx, name)
+            ? rowKernel(k, ctx, name)
             : k.kind === "conv3d"
               ? conv3dKernel(id, ctx, name)
               : scatterAddKernel(id, ctx, name);
       kernel = group.kernel;
       bindings = { ...group.buffers };
     }
-    const writes = k.kind === "pointwise" ? [...k.outputs] : [id];
+    const writes = [...k.outputs];
     const reads = Object.values(bindings).filter((v) => !writes.includes(v));
     steps.push({ kernel, bindings, writes, reads });
   });

@@ -18,11 +18,11 @@ describe("--explain statistics", () => {
   const program = buildProgram(graph, LAVAPIPE_PROFILE);
   const stats = programStats(graph, program);
 
-  it("counts a matmul's multiply-adds and the bytes of its operands and result", () => {
+  it("counts a matmul's multiply-adds, its epilogue's ops and the bytes of its operands and result", () => {
     const embed = stats.find((s) => s.kind === "matmul" && s.name.includes("embed"))!;
-    // [2, 96] x [96, 8]
-    expect(embed.flops).toBe(2 * 96 * 8);
-    expect(embed.bytesRead).toBe((2 * 96 + 96 * 8) * 4);
+    // [2, 96] x [96, 8], then bias and relu on the [2, 8] result in the epilogue
+    expect(embed.flops).toBe(2 * 96 * 8 + 2 * (2 * 8));
+    expect(embed.bytesRead).toBe((2 * 96 + 96 * 8 + 8) * 4);
     expect(embed.bytesWritten).toBe(2 * 8 * 4);
     expect(embed.lines.some((l) => l.endsWith("toy.ivm:21"))).toBe(true);
   });
@@ -48,12 +48,12 @@ describe("--explain statistics", () => {
     const table = explainTable(stats, { peakBytes: program.peakBytes, dispatches: program.steps.length }).split("\n");
     expect(table[0]).toMatch(/^kernel\s+kind\s+pass\s+ops\s+source\s+read\s+written\s+FLOPs$/);
     expect(table.filter((l) => /^k\d{3}_/.test(l)).length).toBe(program.steps.length);
-    expect(table).toContain(`dispatches ${program.steps.length} (matmul 2, reduce 2, pointwise 3)`);
+    expect(table).toContain(`dispatches ${program.steps.length} (matmul 2, reduce 1)`);
     expect(table.find((l) => l.startsWith("peak bytes"))).toContain(program.peakBytes.toLocaleString("en-US"));
   });
 
   it("maps enable directives to device features and kernel names to portable file names", () => {
-    const k = program.steps.find((s) => s.kernel.name.includes("pointwise"))!.kernel;
+    const k = program.steps.find((s) => s.kernel.name.includes("reduce"))!.kernel;
     expect(featuresOf([k])).toEqual([]);
     expect(featuresOf([k, { ...k, wgsl: `enable subgroups;\n${k.wgsl}` }, { ...k, wgsl: `enable f16;\n${k.wgsl}` }])).toEqual([
       "shader-f16",

@@ -54,7 +54,8 @@ describe("IR after each pass (snapshots; update with `npx vitest run test/ir -u`
   });
   it("fusion plan", async () => {
     const plan = planFusion(bindDims(s.backward, { B: 2 }));
-    const lines = plan.kernels.map((k) => (k.kind === "pointwise" ? `pointwise -> %${k.outputs.join(", %")}` : `${k.kind} %${k.node}`));
+    // Each kernel: its kind, the node it is built around (matmul, first reduction), what it stores.
+    const lines = plan.kernels.map((k) => `${k.kind}${"node" in k ? ` %${k.node}` : ""} -> %${k.outputs.join(", %")}`);
     await expect(lines.join("\n") + "\n").toMatchFileSnapshot("__snapshots__/net.fusion.txt");
   });
 });

@@ -99,11 +99,18 @@ describe("executor", () => {
   });
 
   it("rejects writable aliasing and missing bindings at record time, naming the kernel", async () => {
-    const ex = new Executor(gpu.device, [{ bufferId: "a", bytes: 64 }]);
+    const ex = new Executor(gpu.device, [
+      { bufferId: "a", bytes: 64 },
+      { bufferId: "big", bytes: 1024 },
+    ]);
     const k = scaleKernel(16, 1);
     await ex.load([k]);
     expect(() => ex.record([{ kernel: k, buffers: { x: "a", out: "a" } }])).toThrow(/scale_1.*'a' is bound to both/);
     expect(() => ex.record([{ kernel: k, buffers: { x: "a" } }])).toThrow(/no buffer given for binding 'out'/);
+    // Disjoint ranges of one buffer may be read and written by one dispatch (offsets 256-aligned).
+    const range = (offset: number, size = 256) => ({ id: "big", offset, size });
+    expect(() => ex.record([{ kernel: k, buffers: { x: range(0, 512), out: range(256) } }])).toThrow(/'big' is bound to both/);
+    expect(() => ex.record([{ kernel: k, buffers: { x: range(0), out: range(256) } }])).not.toThrow();
     ex.destroy();
   });
 

@@ -94,32 +94,65 @@ const BINARY: Record<string, (a: string, b: string, t: DType) => string> = {
 
 const COMPARE: Record<string, string> = { lt: "<", le: "<=", gt: ">", ge: ">=", eq: "==", ne: "!=" };
 
+/** What an emitter and its child scopes share: the buffers read, in-register values, seed use. */
+interface Shared {
+  readonly reads: ValueId[];
+  /** Values held in registers (a matmul's accumulator, a row's reduction), read by name at any index. */
+  readonly locals: Map<ValueId, string>;
+  usesSeed: boolean;
+}
+
 export class Emitter {
   /** Statements of the current scope, in order. */
   readonly lines: string[] = [];
-  /** Stored values read, in first-read order (the kernel binds each). */
-  readonly reads: ValueId[] = [];
   private readonly cache = new Map<string, string>();
+  /** Names bound in this scope (a child hoists expressions whose index uses only these). */
+  private readonly names = new Set<string>();
   private counter = 0;
-  usesSeed = false;
+  private readonly shared: Shared;
 
   constructor(
     private readonly byId: ReadonlyMap<ValueId, Node>,
-    private readonly stored: ReadonlySet<ValueId>,
+    /** Values read from memory; everything else is computed from its inputs. */
+    private readonly stored: { has(id: ValueId): boolean },
     private readonly bufferName: BufferNamer,
     private readonly prefix = "t",
-  ) {}
+    private readonly parent?: { readonly emitter: Emitter; readonly hoist: boolean },
+  ) {
+    this.shared = parent?.emitter.shared ?? { reads: [], locals: new Map(), usesSeed: false };
+  }
 
-  /** A child scope (a loop body) sharing reads with this one but with its own `let`s. */
-  child(prefix: string): Emitter {
-    const e = new Emitter(this.byId, this.stored, this.bufferName, prefix);
-    (e as { reads: ValueId[] }).reads = this.reads;
-    return e;
+  /** Stored values read, in first-read order (the kernel binds each). */
+  get reads(): readonly ValueId[] {
+    return this.shared.reads;
+  }
+
+  get usesSeed(): boolean {
+    return this.shared.usesSeed;
+  }
+
+  /**
+   * A child scope (a loop body) with its own `let`s. With `hoist`, values whose index does not
+   * involve the child's own names (row statistics inside a loop over the row) go to this scope.
+   */
+  child(prefix: string, hoist = false): Emitter {
+    return new Emitter(this.byId, this.stored, this.bufferName, prefix, { emitter: this, hoist });
+  }
+
+  /** `id` is held in the register (or WGSL expression) `name` wherever it is read. */
+  setLocal(id: ValueId, name: string): void {
+    this.shared.locals.set(id, name);
+  }
+
+  /** Statements added since the last call, removed from the scope (for code placed between loops). */
+  takeLines(): string[] {
+    return this.lines.splice(0, this.lines.length);
   }
 
   private bind(expr: string): string {
     const name = `${this.prefix}${this.counter++}`;
     this.lines.push(`let ${name} = ${expr};`);
+    this.names.add(name);
     return name;
   }
 
@@ -128,13 +161,25 @@ export class Emitter {
     return /^[A-Za-z_][A-Za-z0-9_]*$|^\d+u$/.test(expr) ? expr : this.bind(expr);
   }
 
+  /** Declares names bound outside the emitter (loop counters, function parameters) as this scope's. */
+  declare(...names: string[]): void {
+    for (const n of names) this.names.add(n);
+  }
+
+  private invariant(idx: Index): boolean {
+    return idx.every((e) => /^\d+u$/.test(e) || this.names.has(e) || (this.parent?.emitter.invariant([e]) ?? false));
+  }
+
   read(id: ValueId, idx: Index): string {
-    if (!this.reads.includes(id)) this.reads.push(id);
+    if (!this.shared.reads.includes(id)) this.shared.reads.push(id);
     const n = this.byId.get(id)!;
     return loadAs(n.dtype, `${this.bufferName(id)}[${linearIndex(idx, n.shape as number[])}]`);
   }
 
   value(id: ValueId, idx: Index): string {
+    const local = this.shared.locals.get(id);
+    if (local !== undefined) return local;
+    if (this.parent?.hoist && this.parent.emitter.invariant(idx)) return this.parent.emitter.value(id, idx);
     const key = `${id}|${idx.join(",")}`;
     const hit = this.cache.get(key);
     if (hit) return hit;
@@ -143,11 +188,6 @@ export class Emitter {
     const name = /^[A-Za-z_][A-Za-z0-9_]*$/.test(expr) ? expr : this.bind(expr);
     this.cache.set(key, name);
     return name;
-  }
-
-  /** A stored value's own expression (its kernel computes it from its inputs rather than reading it). */
-  valueOfStored(n: Node, idx: Index): string {
-    return this.compute(n, idx.map((e) => this.index(e)));
   }
 
   /** The index of input `k` of a broadcasting op at output index `idx`. */
@@ -167,7 +207,7 @@ export class Emitter {
       case "iota":
         return n.dtype === "f32" ? `f32(${idx[op.axis]})` : `i32(${idx[op.axis]})`;
       case "random":
-        this.usesSeed = true;
+        this.shared.usesSeed = true;
         return randomExpr(op.dist, op.p, op.stream, "ivc_dyn.seed", linearIndex(idx, n.shape as number[]));
       case "unary":
         return UNARY[op.op]!(arg(0), n.dtype);

@@ -1,14 +1,14 @@
 /**
- * Kernels for fusion groups: pointwise (one invocation per element, several outputs), reduction
- * (one invocation per output, a loop over the reduced elements with the producers inlined as a
- * prologue), direct conv3d and scatter-add. Lane-per-output loops need no barriers or workgroup
- * memory, which is what a CPU rasterizer rewards; operands are read through inlined expressions.
+ * Kernels for fusion groups: pointwise (one invocation per element, several outputs), direct conv3d
+ * and scatter-add; row kernels (every reduction) are in row.ts. Lane-per-output loops need no
+ * barriers or workgroup memory, which is what a CPU rasterizer rewards; operands are read through
+ * inlined expressions.
  */
 import type { Node, ValueId } from "../../ir/types.ts";
 import { bindingDecls, ceilDiv, grid1d, kernelHeader, LINEAR_WORKGROUP, storage, type Kernel, type KernelBinding } from "../kernel.ts";
 import { RNG_WGSL } from "../rng.ts";
 import { helpersFor } from "../wgsl-math.ts";
-import { Emitter, literal, storageElem, storeAs, unflatten } from "./emit.ts";
+import { Emitter, storageElem, storeAs, unflatten } from "./emit.ts";
 
 export const WORKGROUP = 64;
 
@@ -49,8 +49,19 @@ function numel(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
+/**
+ * The emitter of a kernel that computes the stored values `computed` itself: it reads every other
+ * stored value from memory and computes these from their inputs, never reading them back.
+ */
+export function groupEmitter(ctx: GroupContext, computed: Iterable<ValueId>): { e: Emitter; namer: Namer } {
+  const own = new Set(computed);
+  const namer = new Namer();
+  const e = new Emitter(ctx.byId, { has: (id) => ctx.stored.has(id) && !own.has(id) }, namer.name);
+  return { e, namer };
+}
+
 /** Assembles a kernel: bindings (reads, then outputs), helpers, and a 1-D grid over `count` items. */
-function assemble(
+export function assemble(
   name: string,
   description: string,
   source: string[],
@@ -81,66 +92,18 @@ ${body}
   return { kernel, buffers: Object.fromEntries([...namer.names].map(([id, n]) => [n, id])) };
 }
 
-function indent(lines: readonly string[], n = 1): string {
+export function indent(lines: readonly string[], n = 1): string {
   return lines.map((l) => `${"  ".repeat(n)}${l}`).join("\n");
 }
 
 export function pointwiseKernel(outputs: readonly ValueId[], ctx: GroupContext, name: string): GroupKernel {
   const shape = ctx.byId.get(outputs[0]!)!.shape as number[];
-  const namer = new Namer();
-  const e = new Emitter(ctx.byId, ctx.stored, namer.name);
-  const idx = unflatten("gi", shape);
-  // The outputs themselves are stored: compute them from their inputs, not by reading themselves.
-  const values = outputs.map((id) => {
-    const n = ctx.byId.get(id)!;
-    return { id, expr: e.valueOfStored(n, idx) };
-  });
+  const { e, namer } = groupEmitter(ctx, outputs);
+  const idx = unflatten("gi", shape).map((x) => e.index(x));
+  const values = outputs.map((id) => ({ id, expr: e.value(id, idx) }));
   const stores = values.map(({ id, expr }) => `${namer.name(id)}[gi] = ${storeAs(ctx.byId.get(id)!.dtype, expr)};`);
   const body = indent([...e.lines, ...stores]);
   return assemble(name, `pointwise over [${shape.join(", ")}]`, ctx.source(outputs), e, namer, outputs, ctx, numel(shape), body);
-}
-
-/** Full input index of a reduction: kept axes from the output index, reduced axes from the loop. */
-function reductionIndex(inShape: readonly number[], axes: readonly number[], keepdims: boolean, outIdx: readonly string[], loopIdx: readonly string[]): string[] {
-  let k = 0;
-  let r = 0;
-  return inShape.map((_, i) => {
-    if (axes.includes(i)) {
-      if (keepdims) k++;
-      return loopIdx[r++]!;
-    }
-    return outIdx[k++]!;
-  });
-}
-
-export function reduceKernel(id: ValueId, ctx: GroupContext, name: string): GroupKernel {
-  const n = ctx.byId.get(id)!;
-  if (n.op.kind !== "reduce") throw new Error("internal: not a reduce");
-  const op = n.op;
-  const input = ctx.byId.get(n.inputs[0]!)!;
-  const inShape = input.shape as number[];
-  const outShape = n.shape as number[];
-  const reduced = op.axes.map((a) => inShape[a]!);
-  const length = numel(reduced);
-  const namer = new Namer();
-  const e = new Emitter(ctx.byId, ctx.stored, namer.name);
-  const outIdx = unflatten("gi", outShape).map((x) => e.index(x));
-  const loop = e.child("l");
-  const loopIdx = unflatten("r", reduced);
-  const x = loop.value(n.inputs[0]!, reductionIndex(inShape, op.axes, op.keepdims, outIdx, loopIdx));
-  const isInt = n.dtype === "i32";
-  const zero = op.op === "sum" ? literal(0, n.dtype) : isInt ? "-2147483647i" : "-3.4028234663852886e38";
-  const combine = op.op === "sum" ? `acc = acc + ${x};` : `acc = max(acc, ${x});`;
-  e.usesSeed ||= loop.usesSeed;
-  const body = indent([
-    ...e.lines,
-    `var acc: ${isInt ? "i32" : "f32"} = ${zero};`,
-    `for (var r: u32 = 0u; r < ${u32(length)}; r = r + 1u) {`,
-    indent([...loop.lines, combine]),
-    "}",
-    `${namer.name(id)}[gi] = acc;`,
-  ]);
-  return assemble(name, `${op.op} over axes [${op.axes.join(", ")}] of [${inShape.join(", ")}]`, ctx.source([id]), e, namer, [id], ctx, numel(outShape), body);
 }
 
 export function conv3dKernel(id: ValueId, ctx: GroupContext, name: string): GroupKernel {
@@ -168,7 +131,6 @@ export function conv3dKernel(id: ValueId, ctx: GroupContext, name: string): Grou
   const clamped = coords.map((c, d) => `u32(clamp(${c}, 0i, ${dims[d]! - 1}i))`);
   const xv = loop.value(n.inputs[0]!, [ni!, "(cbase + ci)", ...clamped]);
   const wv = loop.value(n.inputs[1]!, [oi!, "ci", "k0", "k1", "k2"]);
-  e.usesSeed ||= loop.usesSeed;
   const body = indent([
     ...e.lines,
     "var acc = 0.0;",

@@ -1,12 +1,17 @@
 /**
  * Lowers an IR matmul onto the tuned matmul generator: operands are strided views of stored values
  * (transposes, permuted heads and broadcast weights cost no copy), batch axes are flattened into one
- * batch stride when the layout allows.
+ * batch stride when the layout allows, and the pointwise values fused after it are computed and stored
+ * by its epilogue from the result element in registers.
  */
 import type { Node, ValueId } from "../../ir/types.ts";
-import { type StridedView, stridedView } from "../../schedule/views.ts";
-import type { AdapterProfile, Kernel } from "../kernel.ts";
-import { type OperandMap, matmul } from "../matmul.ts";
+import type { Affine } from "../../schedule/access.ts";
+import { contiguousStrides, type StridedView, stridedView } from "../../schedule/views.ts";
+import { storage, type AdapterProfile, type Kernel, type KernelBinding } from "../kernel.ts";
+import { type MatmulStore, type OperandMap, matmul } from "../matmul.ts";
+import { RNG_WGSL } from "../rng.ts";
+import { linearIndex, storageElem, storeAs, unflatten } from "./emit.ts";
+import { type GroupContext, groupEmitter } from "./kernels.ts";
 
 /** One batch stride for the flattened batch axes, or undefined when they do not step uniformly. */
 function batchStride(view: StridedView, batchShape: readonly number[]): number | undefined {
@@ -66,15 +71,102 @@ export function matmulOperands(n: Node, byId: ReadonlyMap<ValueId, Node>, stored
   };
 }
 
+/** A value a matmul's epilogue stores, and the flat offset of the result each of its elements reads. */
+export interface EpilogueStore {
+  readonly id: ValueId;
+  readonly offset: Affine;
+}
+
+export interface MatmulEpilogue {
+  readonly ctx: GroupContext;
+  /** Every value the kernel computes besides the matmul (stored or not). */
+  readonly members: readonly ValueId[];
+  readonly stores: readonly EpilogueStore[];
+  /** The matmul result itself is stored too (other kernels read it). */
+  readonly storeResult: boolean;
+}
+
 export function matmulKernel(
   n: Node,
   ops: MatmulOperands,
   profile: AdapterProfile,
   name: string,
   source: string[],
+  epilogue?: MatmulEpilogue,
 ): { kernel: Kernel; buffers: Record<string, ValueId> } {
   const { batch, M, N, K } = ops;
   const c: OperandMap = { batchStride: M * N, outer: { sizes: [M], strides: [N] }, inner: { sizes: [N], strides: [1] } };
-  const kernel = matmul({ batch, M, N, K, a: ops.a.map, b: ops.b.map, c, name, source }, profile);
-  return { kernel, buffers: { A: ops.a.base, B: ops.b.base, C: n.id } };
+  const params = { batch, M, N, K, a: ops.a.map, b: ops.b.map, c, name, source };
+  if (!epilogue || epilogue.stores.length === 0) {
+    return { kernel: matmul(params, profile), buffers: { A: ops.a.base, B: ops.b.base, C: n.id } };
+  }
+  const { store, buffers } = epilogueStore(n, epilogue);
+  return { kernel: matmul({ ...params, store }, profile), buffers: { A: ops.a.base, B: ops.b.base, ...buffers } };
+}
+
+function u32(x: number): string {
+  return `${x >>> 0}u`;
+}
+
+/**
+ * `ivc_store` for a matmul group: the result element `v` at flat offset `idx` feeds, in each stored
+ * member, the element whose offset map hits `idx` (recovered by division, stride by stride; members
+ * covering part of the result, like one head of a QKV split, test that they are hit).
+ */
+function epilogueStore(n: Node, ep: MatmulEpilogue): { store: MatmulStore; buffers: Record<string, ValueId> } {
+  const { ctx } = ep;
+  const { e, namer } = groupEmitter(ctx, [n.id, ...ep.members]);
+  e.declare("v", "b", "row", "col", "idx");
+  e.setLocal(n.id, "v");
+  const mShape = n.shape as number[];
+  const mIdx = [...unflatten("b", mShape.slice(0, -2)).map((x) => e.index(x)), "row", "col"];
+  const direct: string[] = [];
+  const blocks: string[] = [];
+  if (ep.storeResult) direct.push(`${namer.name(n.id)}[idx] = v;`);
+  ep.stores.forEach((s, k) => {
+    const m = ctx.byId.get(s.id)!;
+    const shape = m.shape as number[];
+    if (isIdentity(s.offset, shape, mShape)) {
+      direct.push(`${namer.name(s.id)}[idx] = ${storeAs(m.dtype, e.value(s.id, mIdx))};`);
+      return;
+    }
+    const scope = e.child(`o${k}_`);
+    const axes = shape.map((d, i) => ({ i, d, k: s.offset.k[i]! })).filter((a) => a.d !== 1);
+    axes.sort((x, y) => y.k - x.k);
+    const q = shape.map(() => "0u");
+    const inverse: string[] = [`var rem = idx${s.offset.c ? ` - ${u32(s.offset.c)}` : ""};`];
+    const inRange: string[] = [];
+    for (const a of axes) {
+      q[a.i] = `o${k}_q${a.i}`;
+      if (a.k === 1) inverse.push(`let ${q[a.i]} = rem;`, "rem = 0u;");
+      else inverse.push(`let ${q[a.i]} = rem / ${u32(a.k)};`, `rem = rem % ${u32(a.k)};`);
+      inRange.push(`${q[a.i]} < ${u32(a.d)}`);
+    }
+    const value = storeAs(m.dtype, scope.value(s.id, q));
+    const store = [
+      ...inverse,
+      `if (${[...inRange, "rem == 0u"].join(" && ")}) {`,
+      ...scope.lines.map((l) => `  ${l}`),
+      `  ${namer.name(s.id)}[${linearIndex(q, shape)}] = ${value};`,
+      "}",
+    ];
+    blocks.push(`if (idx >= ${u32(s.offset.c)}) {`, ...store.map((l) => `  ${l}`), "}");
+  });
+  const body = [...e.lines, ...direct, ...blocks].map((l) => `  ${l}`).join("\n");
+  const fn = `fn ivc_store(v: f32, b: u32, row: u32, col: u32, idx: u32) {\n${body}\n}`;
+  const outputs = [...(ep.storeResult ? [n.id] : []), ...ep.stores.map((s) => s.id)];
+  const bindings: KernelBinding[] = [
+    ...e.reads.map((id) => storage(namer.name(id), "read", storageElem(ctx.byId.get(id)!.dtype))),
+    ...outputs.map((id) => storage(namer.name(id), "read_write", storageElem(ctx.byId.get(id)!.dtype))),
+  ];
+  if (e.usesSeed) bindings.push({ kind: "dynamic", name: "ivc_dyn" });
+  const code = e.usesSeed ? `${RNG_WGSL}\n\n${fn}` : fn;
+  return { store: { bindings, code }, buffers: Object.fromEntries([...namer.names].map(([id, name]) => [name, id])) };
+}
+
+/** The member is laid out like the result and reads it element for element. */
+function isIdentity(offset: Affine, shape: readonly number[], mShape: readonly number[]): boolean {
+  if (shape.join(",") !== mShape.join(",")) return false;
+  const st = contiguousStrides(shape);
+  return offset.c === 0 && shape.every((d, i) => d === 1 || offset.k[i] === st[i]);
 }

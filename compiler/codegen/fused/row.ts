@@ -1,0 +1,79 @@
+/**
+ * Row kernels: reductions over the same axes of the same input shape, with the pointwise values that
+ * read them, in one dispatch. One invocation owns a row (one element of the reductions' output) and
+ * makes a pass over it per dependency level: softmax is max, then sum of exp, then the stores;
+ * LayerNorm is sum, then sum of squares around the mean, then the normalised output. No barriers and
+ * no workgroup memory, which is what a CPU rasterizer rewards. Row statistics (a mean, an rstd) are
+ * computed once per row, outside the loops, by the emitter's hoisting.
+ */
+import type { ValueId } from "../../ir/types.ts";
+import { linearIndex, literal, storeAs, unflatten } from "./emit.ts";
+import { assemble, type GroupContext, type GroupKernel, groupEmitter, indent } from "./kernels.ts";
+
+export interface RowPlan {
+  /** The reductions and the pass over the row each runs in. */
+  readonly reduces: readonly { readonly id: ValueId; readonly pass: number }[];
+  /** Values shaped like the reductions' input, stored in the given pass. */
+  readonly stores: readonly { readonly id: ValueId; readonly pass: number }[];
+  /** Values with one element per row (reductions among them), stored after the last pass. */
+  readonly rowStores: readonly ValueId[];
+}
+
+function u32(n: number): string {
+  return `${n >>> 0}u`;
+}
+
+const numel = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+
+export function rowKernel(plan: RowPlan, ctx: GroupContext, name: string): GroupKernel {
+  const first = ctx.byId.get(plan.reduces[0]!.id)!;
+  if (first.op.kind !== "reduce") throw new Error("internal: a row kernel starts with a reduce");
+  const shape = ctx.byId.get(first.inputs[0]!)!.shape as number[];
+  const axes = [...first.op.axes].sort((a, b) => a - b);
+  const kept = shape.filter((_, i) => !axes.includes(i));
+  const reduced = axes.map((a) => shape[a]!);
+  const computed = [...new Set([...plan.reduces.map((r) => r.id), ...plan.stores.map((s) => s.id), ...plan.rowStores])];
+  const { e, namer } = groupEmitter(ctx, computed);
+  e.declare("gi");
+  const rowIdx = unflatten("gi", kept).map((x) => e.index(x));
+  const inputIndex = (loopIdx: readonly string[]) => {
+    let k = 0;
+    let r = 0;
+    return shape.map((_, i) => (axes.includes(i) ? loopIdx[r++]! : rowIdx[k++]!));
+  };
+  const passes = Math.max(...plan.reduces.map((r) => r.pass), ...plan.stores.map((s) => s.pass)) + 1;
+  const body: string[] = [];
+  const acc = new Map(plan.reduces.map((r, k) => [r.id, `acc${k}`]));
+  for (let p = 0; p < passes; p++) {
+    const loop = e.child(`l${p}_`, true);
+    const idx = inputIndex(unflatten("j", reduced).map((x) => loop.index(x)));
+    const decls: string[] = [];
+    const steps: string[] = [];
+    for (const r of plan.reduces.filter((x) => x.pass === p)) {
+      const n = ctx.byId.get(r.id)!;
+      if (n.op.kind !== "reduce") throw new Error("internal: not a reduce");
+      const isInt = n.dtype === "i32";
+      const zero = n.op.op === "sum" ? literal(0, n.dtype) : isInt ? "-2147483647i" : "-3.4028234663852886e38";
+      const a = acc.get(r.id)!;
+      decls.push(`var ${a}: ${isInt ? "i32" : "f32"} = ${zero};`);
+      const x = loop.value(n.inputs[0]!, idx);
+      steps.push(n.op.op === "sum" ? `${a} = ${a} + ${x};` : `${a} = max(${a}, ${x});`);
+    }
+    for (const s of plan.stores.filter((x) => x.pass === p)) {
+      const n = ctx.byId.get(s.id)!;
+      steps.push(`${namer.name(s.id)}[${linearIndex(idx, shape)}] = ${storeAs(n.dtype, loop.value(s.id, idx))};`);
+    }
+    const loopBody = [...loop.lines, ...steps].map((l) => `  ${l}`);
+    body.push(...e.takeLines(), ...decls, `for (var j: u32 = 0u; j < ${u32(numel(reduced))}; j = j + 1u) {`, ...loopBody, "}");
+    for (const r of plan.reduces.filter((x) => x.pass === p)) e.setLocal(r.id, acc.get(r.id)!);
+  }
+  const rowStores = plan.rowStores.map((id) => {
+    const n = ctx.byId.get(id)!;
+    return `${namer.name(id)}[gi] = ${storeAs(n.dtype, e.value(id, unflatten("gi", n.shape as number[]).map((x) => e.index(x))))};`;
+  });
+  body.push(...e.takeLines(), ...rowStores);
+  const outputs = computed.filter((id) => ctx.stored.has(id));
+  const what = first.op.op === "sum" && plan.reduces.length === 1 ? "sum" : plan.reduces.length === 1 ? first.op.op : `${plan.reduces.length} reductions`;
+  const desc = `${what} over axes [${axes.join(", ")}] of [${shape.join(", ")}]${plan.stores.length + plan.rowStores.length > 1 ? `, ${outputs.length} outputs` : ""}; one lane per row, ${passes} pass${passes > 1 ? "es" : ""}`;
+  return assemble(name, desc, ctx.source(outputs), e, namer, outputs, ctx, numel(kept), indent(body));
+}
