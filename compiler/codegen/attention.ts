@@ -46,7 +46,7 @@ interface PairwiseSpec {
   readonly own: readonly RowTensor[];
   readonly loop: readonly RowTensor[];
   /** Per loop row scalars: `let name = expr;` (expr may use `bh` and `j`). */
-  readonly loopScalars: readonly { readonly name: string; readonly expr: string }[];
+  readonly loopScalars?: readonly { readonly name: string; readonly expr: string }[];
   readonly bindings: readonly KernelBinding[];
   readonly init: readonly string[];
   readonly body: readonly string[];
@@ -69,7 +69,7 @@ function pairwiseKernel(p: AttentionShape, spec: PairwiseSpec, profile: AdapterP
     forOwn(i, spec.own.flatMap((t) => loadRowDirect(t.binding, t.prefix, rowOffset(t.layout, p.heads, "bh", "own@", t.vec), t.width, t.vec))),
   );
   const body = owns.flatMap((i) => ["{", ...forOwn(i, spec.body).map((l) => "  " + l), "}"]);
-  const scalarLoads = spec.loopScalars.map((s) => `let ${s.name} = ${s.expr};`);
+  const scalarLoads = (spec.loopScalars ?? []).map((s) => `let ${s.name} = ${s.expr};`);
   let loop: string;
   if (fetch === "tile") {
     const stage = spec.loop.map((t) => {
@@ -184,7 +184,12 @@ const statsAt = (p: AttentionShape, row: string, column: 0 | 1) => `stats[(bh * 
 
 const baseName = (p: AttentionShape, what: string) => p.name ?? `attention_${what}_${p.batch * p.heads}x${p.lq}x${p.lk}x${p.d}${valueWidth(p) === p.d ? "" : `x${valueWidth(p)}`}`;
 
-/** Online max and sum of exp over the loop rows, per own row: init, body (needs `s`) and the logsumexp. */
+/** One lane per query looping over the keys (forward, stats, dq). */
+const perQuery = (p: AttentionShape) => ({ ownRows: p.lq, loopRows: p.lk });
+/** The score of the lane's own query against key j, as `s`. */
+const queryScore = (p: AttentionShape) => `let s = ${scoreExpr(p, dot4("q@", "k", p.d), "bh", "own@", "j")};`;
+
+/** Online max and sum of exp over the keys, per own row: `m@`, `l@`, updated from `s` (then `m@ = mNew`). */
 const ONLINE_INIT = ["var m@ = -3.4028234663852886e38;", "var l@ = 0.0;"];
 const ONLINE_STEP = ["let mNew = max(m@, s);", "let corr = exp(m@ - mNew);", "let pj = exp(s - mNew);", "l@ = l@ * corr + pj;"];
 
@@ -196,15 +201,13 @@ export function attentionForward(p: AttentionShape, profile: AdapterProfile): Ke
     {
       name: baseName(p, "fwd"),
       description: "attention forward: softmax(q k^T * scale + bias) v, online softmax",
-      ownRows: p.lq,
-      loopRows: p.lk,
+      ...perQuery(p),
       own: [q],
       loop: [k, v],
-      loopScalars: [],
       bindings: declare(p, ["q", "k", "v"], [], ["o"], []),
       init: [...ONLINE_INIT, ...accDecls("acc@", v.width)],
       body: [
-        `let s = ${scoreExpr(p, dot4("q@", "k", p.d), "bh", "own@", "j")};`,
+        queryScore(p),
         ...ONLINE_STEP,
         ...accUpdate("acc@", v.width, (c) => `acc@${c} * corr + pj * v${c}`),
         "m@ = mNew;",
@@ -223,14 +226,12 @@ export function attentionStats(p: AttentionShape, profile: AdapterProfile): Kern
     {
       name: baseName(p, "stats"),
       description: "attention backward stats: logsumexp_j(q k_j^T * scale + bias), rowsum(dO * O)",
-      ownRows: p.lq,
-      loopRows: p.lk,
+      ...perQuery(p),
       own: [q, o, dO],
       loop: [k],
-      loopScalars: [],
       bindings: declare(p, ["q", "k", "o", "dout"], [], [], ["stats"]),
       init: [...ONLINE_INIT, `let D@ = ${dot4("dO@", "o@", o.width)};`],
-      body: [`let s = ${scoreExpr(p, dot4("q@", "k", p.d), "bh", "own@", "j")};`, ...ONLINE_STEP, "m@ = mNew;"],
+      body: [queryScore(p), ...ONLINE_STEP, "m@ = mNew;"],
       finish: [`${statsAt(p, "own@", 0)} = m@ + log(l@);`, `${statsAt(p, "own@", 1)} = D@;`],
     },
     profile,
@@ -246,15 +247,14 @@ export function attentionGradQ(p: AttentionShape, profile: AdapterProfile): Kern
     {
       name: `${baseName(p, "bwd")}_dq`,
       description: "attention backward, dq = sum_j p_ij (dO_i . v_j - D_i) k_j * scale",
-      ownRows: p.lq,
-      loopRows: p.lk,
+      ...perQuery(p),
       own: [q, dO],
       loop: [k, v],
-      loopScalars: [],
       bindings: declare(p, ["q", "k", "v", "dout"], ["stats"], ["dq"], []),
       init: [`let lseI@ = ${statsAt(p, "own@", 0)};`, `let D@ = ${statsAt(p, "own@", 1)};`, ...accDecls("acc@", p.d)],
       body: [
-        `let pj = exp(${scoreExpr(p, dot4("q@", "k", p.d), "bh", "own@", "j")} - lseI@);`,
+        queryScore(p),
+        "let pj = exp(s - lseI@);",
         `let ds = pj * (${dot4("dO@", "v", v.width)} - D@);`,
         ...accUpdate("acc@", p.d, (c) => `acc@${c} + ds * k${c}`),
       ],
