@@ -139,6 +139,22 @@ describe("elaborate", () => {
     expect(text).toMatch(/shapes do not match: f32\[B, 16\] vs f32\[B, width\]/);
   });
 
+  it("lowers attention(q, k, v) to one op: default scale width^-0.5, causal flag, located shape errors", () => {
+    const model = (body: string, x = "f32[B, 5, 16]") => `
+config None {}
+model Att(cfg: None) {
+  forward(x: ${x}, y: f32[B, 7, 16]) -> f32[B, 5, 16] = ${body}
+}
+`;
+    const ops = (r: ReturnType<typeof compile>) => r.graph!.nodes.map((n) => n.op).filter((op) => op.kind === "attention");
+    expect(ops(compile(model("attention(x, y, y)")))).toEqual([{ kind: "attention", scale: 0.25, causal: false }]);
+    expect(ops(compile(model("attention(x, y, y, scale = 0.5, causal = true)")))).toEqual([{ kind: "attention", scale: 0.5, causal: true }]);
+    const mismatch = rendered(compile(model("attention(x, y, x)")));
+    expect(mismatch).toMatch(/main.ivm:4:\d+: error\[IV3005\][\s\S]*k \[B, 7, 16\] and v \[B, 5, 16\] differ in rows/);
+    const symbolic = rendered(compile(model("attention(x, x, x)", "f32[B, 5, C]").replace("y: f32[B, 7, 16]) -> f32[B, 5, 16]", "y: f32[B, 7, 16]) -> f32[B, 5, C]")));
+    expect(symbolic).toMatch(/error\[IV3008\][\s\S]*query width C is not a number[\s\S]*pass `scale`/);
+  });
+
   it("prints a stable IR", () => {
     const r = compile(MLP, { preset: "small", set: ["depth=1"] });
     const text = printGraph(r.graph!);
