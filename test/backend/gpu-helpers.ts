@@ -1,9 +1,12 @@
 /** Runs a graph through the back end on Dawn and through the reference interpreter, for comparison. */
+import { expect } from "vitest";
+import { differentiate } from "../../compiler/autodiff/index.ts";
+import { GraphBuilder } from "../../compiler/ir/builder.ts";
 import { interpret } from "../../compiler/interp/index.ts";
 import { profileFor } from "../../compiler/codegen/kernel.ts";
 import { bindDims } from "../../compiler/schedule/bind.ts";
 import { buildProgram, type Program } from "../../compiler/schedule/program.ts";
-import type { Graph } from "../../compiler/ir/types.ts";
+import type { Graph, ParamInfo, ValueId } from "../../compiler/ir/types.ts";
 import { type GpuContext, requestGpu } from "../../runtime/gpu.ts";
 import { ProgramRunner, type HostTensor } from "../../runtime/program-runner.ts";
 
@@ -69,4 +72,31 @@ export function maxError(got: ArrayLike<number>, want: ArrayLike<number>): numbe
   let err = 0;
   for (let i = 0; i < want.length; i++) err = Math.max(err, Math.abs(got[i]! - want[i]!));
   return got.length === want.length ? err / scale : Infinity;
+}
+
+export function param(b: GraphBuilder, path: string, shape: number[]): ValueId {
+  const info: ParamInfo = { path, shape, dtype: "f32", init: { kind: "zeros" }, kind: "param", frozen: false, decay: true };
+  return b.param(info);
+}
+
+/** Builds `f(b, params...)` as a loss `sum(f * probe)` and differentiates it w.r.t. every param. */
+export function withGrads(build: (b: GraphBuilder) => ValueId): Graph {
+  const b = new GraphBuilder();
+  const y = build(b);
+  b.output("y", y);
+  const probe = b.input("probe", b.shapeOf(y));
+  const prod = b.binary("mul", y, probe);
+  const loss = b.reduce("sum", prod, b.shapeOf(prod).map((_, i) => i));
+  b.output("loss", loss);
+  return differentiate(b.build(), { loss: "loss", wrt: () => true }).graph;
+}
+
+/** Every output of `graph` on Dawn within `tolerance` of the interpreter's. */
+export async function checkOnGpu(gpu: GpuContext, graph: Graph, tolerance = 1e-4, dims: Record<string, number> = {}): Promise<Compared> {
+  const feeds = randomFeeds(graph, 3, dims);
+  const r = await runBoth(gpu, graph, feeds, dims);
+  for (const o of r.program.outputs) {
+    expect(maxError(r.gpu[o.name]!, r.reference[o.name]!), `${o.name}`).toBeLessThan(tolerance);
+  }
+  return r;
 }

@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { differentiate } from "../../compiler/autodiff/index.ts";
 import { GraphBuilder } from "../../compiler/ir/builder.ts";
-import type { Graph, ParamInfo, ValueId } from "../../compiler/ir/types.ts";
+import type { Graph } from "../../compiler/ir/types.ts";
 import type { GpuContext } from "../../runtime/gpu.ts";
-import { maxError, openGpu, randomFeeds, runBoth } from "./gpu-helpers.ts";
+import { checkOnGpu, openGpu, param, withGrads } from "./gpu-helpers.ts";
 
 let gpu: GpuContext;
 beforeAll(async () => {
@@ -11,31 +10,7 @@ beforeAll(async () => {
 });
 afterAll(() => gpu?.destroy());
 
-function param(b: GraphBuilder, path: string, shape: number[]): ValueId {
-  const info: ParamInfo = { path, shape, dtype: "f32", init: { kind: "zeros" }, kind: "param", frozen: false, decay: true };
-  return b.param(info);
-}
-
-/** Builds `f(b, params...)` as a loss `sum(f * probe)` and differentiates it w.r.t. every param. */
-function withGrads(build: (b: GraphBuilder) => ValueId): Graph {
-  const b = new GraphBuilder();
-  const y = build(b);
-  b.output("y", y);
-  const probe = b.input("probe", b.shapeOf(y));
-  const prod = b.binary("mul", y, probe);
-  const loss = b.reduce("sum", prod, b.shapeOf(prod).map((_, i) => i));
-  b.output("loss", loss);
-  return differentiate(b.build(), { loss: "loss", wrt: () => true }).graph;
-}
-
-async function check(graph: Graph, tolerance = 1e-4, dims: Record<string, number> = {}) {
-  const feeds = randomFeeds(graph, 3, dims);
-  const r = await runBoth(gpu, graph, feeds, dims);
-  for (const o of r.program.outputs) {
-    expect(maxError(r.gpu[o.name]!, r.reference[o.name]!), `${o.name}`).toBeLessThan(tolerance);
-  }
-  return r;
-}
+const check = (graph: Graph, tolerance?: number, dims?: Record<string, number>) => checkOnGpu(gpu, graph, tolerance, dims);
 
 const SHAPES: [number, number, number][] = [
   [1, 1, 1],
