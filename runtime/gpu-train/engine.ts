@@ -28,12 +28,13 @@ export interface ArenaSlot {
   readonly length: number;
 }
 
-interface Layout {
+export interface Layout {
   readonly slots: ReadonlyMap<string, ArenaSlot>;
   readonly total: number;
 }
 
-function packLayout(paths: readonly string[], sizes: ReadonlyMap<string, number>): Layout {
+/** Trainable tensors packed back to back, each slot starting on a 256-byte boundary. */
+export function packLayout(paths: readonly string[], sizes: ReadonlyMap<string, number>): Layout {
   const slots = new Map<string, ArenaSlot>();
   let offset = 0;
   for (const p of paths) {
@@ -47,6 +48,39 @@ function packLayout(paths: readonly string[], sizes: ReadonlyMap<string, number>
 function perSample(graph: Graph, name: string): number {
   const input = graph.inputs.find((i) => i.name === name)!;
   return evalShape(input.shape.slice(1), {}).reduce((a, b) => a * b, 1);
+}
+
+/**
+ * The optimizer's dispatches after the backward, over the packed arenas: global-norm clipping (norm
+ * partials, then the norm), one update of every trainable tensor, and the EMA copy when enabled.
+ */
+export function optimizerSteps(setup: Pick<EngineSetup, "optimizer" | "trainable" | "clipGradNorm" | "ema">, layout: Layout, profile: AdapterProfile): Step[] {
+  const opt = setup.optimizer;
+  if (setup.trainable.length === 0) return [];
+  const params: PackedParam[] = setup.trainable.map((t) => ({
+    offset: layout.slots.get(t.path)!.offset,
+    length: layout.slots.get(t.path)!.length,
+    decay: t.decay,
+    lrScale: t.lrScale,
+  }));
+  const clip = setup.clipGradNorm > 0 ? setup.clipGradNorm : undefined;
+  const steps: Step[] = [];
+  if (clip !== undefined) {
+    const norm = gradNorm({ total: layout.total }, profile);
+    steps.push({ kernel: norm.partials, buffers: { grad: "G", normPartials: "normPartials" } });
+    steps.push({ kernel: norm.finalize, buffers: { normPartials: "normPartials", norm: "norm" } });
+  }
+  const common = { params, weightDecay: opt.weightDecay, ...(clip !== undefined ? { maxGradNorm: clip } : {}) };
+  const norm: Record<string, BufferRef> = clip !== undefined ? { norm: "norm" } : {};
+  if (opt.kind === "adamw") {
+    steps.push({ kernel: adamw({ ...common, beta1: opt.betas[0], beta2: opt.betas[1], eps: opt.eps }), buffers: { param: "P", grad: "G", m: "M", v: "V", ...norm } });
+  } else if (opt.momentum !== 0) {
+    steps.push({ kernel: sgdMomentum({ ...common, momentum: opt.momentum, dampening: opt.dampening, nesterov: opt.nesterov }), buffers: { param: "P", grad: "G", buf: "BUF", ...norm } });
+  } else {
+    steps.push({ kernel: sgdMomentum({ ...common, momentum: 0 }), buffers: { param: "P", grad: "G", buf: "BUF", ...norm } });
+  }
+  if (setup.ema !== undefined) steps.push({ kernel: emaKernel(layout.total, setup.ema), buffers: { P: "P", E: "E" } });
+  return steps;
 }
 
 export class GpuEngine implements TrainEngine {
@@ -133,33 +167,7 @@ export class GpuEngine implements TrainEngine {
   }
 
   private optimizerSteps(): Step[] {
-    const opt = this.setup.optimizer;
-    if (this.trainable.length === 0) return [];
-    const lrScale = new Map(this.setup.trainable.map((t) => [t.path, t]));
-    const params: PackedParam[] = this.trainable.map((path) => ({
-      offset: this.layout.slots.get(path)!.offset,
-      length: this.layout.slots.get(path)!.length,
-      decay: lrScale.get(path)!.decay,
-      lrScale: lrScale.get(path)!.lrScale,
-    }));
-    const clip = this.setup.clipGradNorm > 0 ? this.setup.clipGradNorm : undefined;
-    const steps: Step[] = [];
-    if (clip !== undefined) {
-      const norm = gradNorm({ total: this.layout.total }, this.profile!);
-      steps.push({ kernel: norm.partials, buffers: { grad: "G", normPartials: "normPartials" } });
-      steps.push({ kernel: norm.finalize, buffers: { normPartials: "normPartials", norm: "norm" } });
-    }
-    const common = { params, weightDecay: opt.weightDecay, ...(clip !== undefined ? { maxGradNorm: clip } : {}) };
-    const norm: Record<string, BufferRef> = clip !== undefined ? { norm: "norm" } : {};
-    if (opt.kind === "adamw") {
-      steps.push({ kernel: adamw({ ...common, beta1: opt.betas[0], beta2: opt.betas[1], eps: opt.eps }), buffers: { param: "P", grad: "G", m: "M", v: "V", ...norm } });
-    } else if (opt.momentum !== 0) {
-      steps.push({ kernel: sgdMomentum({ ...common, momentum: opt.momentum, dampening: opt.dampening, nesterov: opt.nesterov }), buffers: { param: "P", grad: "G", buf: "BUF", ...norm } });
-    } else {
-      steps.push({ kernel: sgdMomentum({ ...common, momentum: 0 }), buffers: { param: "P", grad: "G", buf: "BUF", ...norm } });
-    }
-    if (this.setup.ema !== undefined) steps.push({ kernel: emaKernel(this.layout.total, this.setup.ema), buffers: { P: "P", E: "E" } });
-    return steps;
+    return optimizerSteps(this.setup, this.layout, this.profile!);
   }
 
   private batchOf(graph: Graph, batch: EngineBatch): number {
