@@ -74,6 +74,18 @@ function aligned(map: readonly Affine[], inShape: readonly number[], outShape: r
   return inShape.map((d, i) => (d === 1 ? { c: 0, k: new Array<number>(axes).fill(0) } : map[i + lead]!));
 }
 
+/** The index into `to` of the element at `map` in `from`, a row-major reshape of it; undefined if not affine. */
+export function reshapeMap(map: readonly Affine[], from: readonly number[], to: readonly number[], sizes: readonly number[]): IndexMap {
+  const flat = linear(map, from, sizes);
+  const st = contiguousStrides(to);
+  const m = to.map((d, i) => {
+    if (d === 1) return { c: 0, k: new Array<number>(sizes.length).fill(0) };
+    const q = div(flat, st[i]!, sizes);
+    return q && mod(q, d, sizes);
+  });
+  return m.every((a) => a !== undefined) ? (m as Affine[]) : undefined;
+}
+
 const ELEMENTWISE = new Set(["unary", "binary", "compare", "where", "cast", "broadcast"]);
 
 /** The index maps of `n`'s inputs when `n` is read at `map`; undefined entries are not affine. */
@@ -91,17 +103,8 @@ export function inputMaps(n: Node, map: IndexMap, byId: ReadonlyMap<ValueId, Nod
     }
     case "slice":
       return [map.map((a, i) => scale(a, op.steps[i]!, op.starts[i]!))];
-    case "reshape": {
-      const inShape = shapeOf(n.inputs[0]!);
-      const flat = linear(map, out, sizes);
-      const st = contiguousStrides(inShape);
-      const m = inShape.map((d, i) => {
-        if (d === 1) return { c: 0, k: new Array<number>(sizes.length).fill(0) };
-        const q = div(flat, st[i]!, sizes);
-        return q && mod(q, d, sizes);
-      });
-      return [m.every((a) => a !== undefined) ? (m as Affine[]) : undefined];
-    }
+    case "reshape":
+      return [reshapeMap(map, out, shapeOf(n.inputs[0]!), sizes)];
     default:
       return n.inputs.map(() => undefined);
   }

@@ -9,7 +9,7 @@
  */
 import type { Node, ValueId } from "../ir/types.ts";
 import { matmulOperands } from "../codegen/fused/matmul-group.ts";
-import { type Affine, identityMap, type IndexMap, linear, readsOf } from "./access.ts";
+import { type Affine, identityMap, type IndexMap, linear, readsOf, reshapeMap } from "./access.ts";
 import { contiguousStrides } from "./views.ts";
 
 export type GroupKind = "pointwise" | "reduce" | "matmul" | "opaque";
@@ -52,6 +52,7 @@ function sameAffine(a: Affine, b: Affine, sizes: readonly number[]): boolean {
 }
 
 const squeeze = (s: readonly number[]) => s.filter((d) => d !== 1).join(",");
+const numel = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
 /** A reduction's row space: input shape, reduced axes, and the kept sizes that number the rows. */
 export function rowSpace(byId: ReadonlyMap<ValueId, Node>, reduce: ValueId): { shape: number[]; axes: number[]; kept: number[] } {
@@ -129,7 +130,7 @@ function analyzeEpilogue(g: Group, byId: ReadonlyMap<ValueId, Node>, stored: Rea
 
 function analyzeRows(g: Group, byId: ReadonlyMap<ValueId, Node>, walk: Walk, reads: Set<ValueId>): GroupInfo | undefined {
   const { shape, axes, kept } = rowSpace(byId, g.reduces[0]!);
-  const rows = kept.reduce((a, b) => a * b, 1);
+  const rows = numel(kept);
   const keptStrides = contiguousStrides(kept);
   // A value laid out one element per row, read at the current row of the input space.
   let keptAxis = 0;
@@ -143,8 +144,8 @@ function analyzeRows(g: Group, byId: ReadonlyMap<ValueId, Node>, walk: Walk, rea
   };
   const deps = new Map<ValueId, Set<ValueId>>();
   /** Locals read by a walk from a value of `sizes`, each at the offset `want`; undefined if elsewhere. */
-  const localDeps = (root: ValueId, sizes: readonly number[], want: Affine, computeRoot: boolean): Set<ValueId> | undefined => {
-    const local = walk(root, identityMap(sizes), sizes, computeRoot);
+  const localDeps = (root: ValueId, sizes: readonly number[], want: Affine, computeRoot: boolean, map: IndexMap = identityMap(sizes)): Set<ValueId> | undefined => {
+    const local = walk(root, map, sizes, computeRoot);
     if (!local) return undefined;
     for (const [id, maps] of local) {
       const lshape = shapeOf(byId, id);
@@ -170,11 +171,13 @@ function analyzeRows(g: Group, byId: ReadonlyMap<ValueId, Node>, walk: Walk, rea
   const rowMembers = new Set<ValueId>();
   for (const m of g.members) {
     const mshape = shapeOf(byId, m);
-    if (mshape.join(",") === shape.join(",")) {
-      const d = localDeps(m, shape, rowOffset, true);
+    const size = mshape.reduce((a, b) => a * b, 1);
+    if (size === numel(shape) && size !== rows) {
+      // Shaped like the input, or a reshape of it (computed at the same flat offset).
+      const d = localDeps(m, shape, rowOffset, true, reshapeMap(identityMap(shape), shape, mshape, shape));
       if (!d) return undefined;
       pass.set(m, Math.max(-1, ...[...d].map(levelOf)) + 1);
-    } else if (mshape.reduce((a, b) => a * b, 1) === rows && squeeze(mshape) === squeeze(kept)) {
+    } else if (size === rows && squeeze(mshape) === squeeze(kept)) {
       if (!localDeps(m, mshape, linear(identityMap(mshape), mshape, mshape), true)) return undefined;
       rowMembers.add(m);
     } else return undefined;

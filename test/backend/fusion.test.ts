@@ -106,6 +106,18 @@ describe("fused kernel groups against the reference interpreter (forward and bac
     expect(kernels[0]!.wgsl).toMatch(/reductions over axes \[1\] of \[3, 9, 4\]/);
   });
 
+  it("a row kernel stores a reshape of its rows (batch and tokens merged) at the same offsets", async () => {
+    const kernels = await run(
+      withGrads((b) => {
+        const x = param(b, "x", [2, 3, 10]);
+        return b.reshape(b.binary("mul", layerNorm(b, x, 2, 10), param(b, "g", [10])), [6, 10]);
+      }),
+      1e-3,
+    );
+    expect(kernels[0]).toMatchObject({ kind: "reduce" });
+    expect(kernels.filter((k) => k.kind === "pointwise")).toEqual([]);
+  });
+
   it("sibling pointwise values over one shape share a kernel", async () => {
     const b = new GraphBuilder();
     const x = param(b, "x", [3, 17]);

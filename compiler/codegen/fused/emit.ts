@@ -156,9 +156,13 @@ export class Emitter {
     return name;
   }
 
-  /** Binds an index component to a name when it is not already one. */
+  /** Binds an index component to a name when it is not already one (once per distinct expression). */
   index(expr: string): string {
-    return /^[A-Za-z_][A-Za-z0-9_]*$|^\d+u$/.test(expr) ? expr : this.bind(expr);
+    if (/^[A-Za-z_][A-Za-z0-9_]*$|^\d+u$/.test(expr)) return expr;
+    const key = `#${expr}`;
+    let name = this.cache.get(key);
+    if (!name) this.cache.set(key, (name = this.bind(expr)));
+    return name;
   }
 
   /** Declares names bound outside the emitter (loop counters, function parameters) as this scope's. */
@@ -174,6 +178,11 @@ export class Emitter {
     if (!this.shared.reads.includes(id)) this.shared.reads.push(id);
     const n = this.byId.get(id)!;
     return loadAs(n.dtype, `${this.bufferName(id)}[${linearIndex(idx, n.shape as number[])}]`);
+  }
+
+  private readFlat(id: ValueId, flat: string): string {
+    if (!this.shared.reads.includes(id)) this.shared.reads.push(id);
+    return loadAs(this.byId.get(id)!.dtype, `${this.bufferName(id)}[${flat}]`);
   }
 
   value(id: ValueId, idx: Index): string {
@@ -243,9 +252,11 @@ export class Emitter {
       case "broadcast":
         return arg(0);
       case "reshape": {
-        const inShape = this.byId.get(n.inputs[0]!)!.shape as number[];
+        const input = n.inputs[0]!;
         const flat = this.index(linearIndex(idx, n.shape as number[]));
-        return arg(0, unflatten(flat, inShape));
+        // A stored input is read at the same flat offset, without splitting it into an index first.
+        if (this.stored.has(input) && !this.shared.locals.has(input)) return this.readFlat(input, flat);
+        return arg(0, unflatten(flat, this.byId.get(input)!.shape as number[]));
       }
       case "pad": {
         const inShape = this.byId.get(n.inputs[0]!)!.shape as number[];

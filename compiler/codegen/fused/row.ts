@@ -13,7 +13,7 @@ import { assemble, type GroupContext, type GroupKernel, groupEmitter, indent } f
 export interface RowPlan {
   /** The reductions and the pass over the row each runs in. */
   readonly reduces: readonly { readonly id: ValueId; readonly pass: number }[];
-  /** Values shaped like the reductions' input, stored in the given pass. */
+  /** Values shaped like the reductions' input (or a reshape of it), stored in the given pass. */
   readonly stores: readonly { readonly id: ValueId; readonly pass: number }[];
   /** Values with one element per row (reductions among them), stored after the last pass. */
   readonly rowStores: readonly ValueId[];
@@ -61,7 +61,10 @@ export function rowKernel(plan: RowPlan, ctx: GroupContext, name: string): Group
     }
     for (const s of plan.stores.filter((x) => x.pass === p)) {
       const n = ctx.byId.get(s.id)!;
-      steps.push(`${namer.name(s.id)}[${linearIndex(idx, shape)}] = ${storeAs(n.dtype, loop.value(s.id, idx))};`);
+      // A reshape of the input shape is computed and stored at the same flat offset.
+      const flat = loop.index(linearIndex(idx, shape));
+      const at = (n.shape as number[]).join(",") === shape.join(",") ? idx : unflatten(flat, n.shape as number[]).map((x) => loop.index(x));
+      steps.push(`${namer.name(s.id)}[${flat}] = ${storeAs(n.dtype, loop.value(s.id, at))};`);
     }
     const loopBody = [...loop.lines, ...steps].map((l) => `  ${l}`);
     body.push(...e.takeLines(), ...decls, `for (var j: u32 = 0u; j < ${u32(numel(reduced))}; j = j + 1u) {`, ...loopBody, "}");
