@@ -144,7 +144,7 @@ function analyzeRows(g: Group, byId: ReadonlyMap<ValueId, Node>, walk: Walk, rea
   };
   const deps = new Map<ValueId, Set<ValueId>>();
   /** Locals read by a walk from a value of `sizes`, each at the offset `want`; undefined if elsewhere. */
-  const localDeps = (root: ValueId, sizes: readonly number[], want: Affine, computeRoot: boolean, map: IndexMap = identityMap(sizes)): Set<ValueId> | undefined => {
+  const localDeps = (root: ValueId, sizes: readonly number[], want: Affine, computeRoot: boolean, map: IndexMap): Set<ValueId> | undefined => {
     const local = walk(root, map, sizes, computeRoot);
     if (!local) return undefined;
     for (const [id, maps] of local) {
@@ -154,7 +154,7 @@ function analyzeRows(g: Group, byId: ReadonlyMap<ValueId, Node>, walk: Walk, rea
     return new Set(local.keys());
   };
   for (const r of g.reduces) {
-    const d = localDeps(byId.get(r)!.inputs[0]!, shape, rowOffset, false);
+    const d = localDeps(byId.get(r)!.inputs[0]!, shape, rowOffset, false, identityMap(shape));
     if (!d) return undefined;
     deps.set(r, d);
   }
@@ -173,12 +173,13 @@ function analyzeRows(g: Group, byId: ReadonlyMap<ValueId, Node>, walk: Walk, rea
     const mshape = shapeOf(byId, m);
     const size = mshape.reduce((a, b) => a * b, 1);
     if (size === numel(shape) && size !== rows) {
-      // Shaped like the input, or a reshape of it (computed at the same flat offset).
+      // Shaped like the input, or a reshape of it (computed at the same flat offset; a reshape that
+      // splits an axis is not affine, so it may read no reduction of the group).
       const d = localDeps(m, shape, rowOffset, true, reshapeMap(identityMap(shape), shape, mshape, shape));
       if (!d) return undefined;
       pass.set(m, Math.max(-1, ...[...d].map(levelOf)) + 1);
     } else if (size === rows && squeeze(mshape) === squeeze(kept)) {
-      if (!localDeps(m, mshape, linear(identityMap(mshape), mshape, mshape), true)) return undefined;
+      if (!localDeps(m, mshape, linear(identityMap(mshape), mshape, mshape), true, identityMap(mshape))) return undefined;
       rowMembers.add(m);
     } else return undefined;
   }

@@ -118,6 +118,16 @@ describe("fused kernel groups against the reference interpreter (forward and bac
     expect(kernels.filter((k) => k.kind === "pointwise")).toEqual([]);
   });
 
+  it("a reshape that splits the rows (heads) cannot read the row statistics in registers", async () => {
+    const b = new GraphBuilder();
+    const x = param(b, "x", [2, 3, 10]);
+    const y = layerNorm(b, x, 2, 10);
+    b.output("heads", b.reshape(b.binary("mul", y, param(b, "g", [10])), [2, 3, 2, 5]));
+    b.output("y", y);
+    const kernels = await run(b.build(), 1e-3);
+    expect(kernels.map((k) => k.kind)).toEqual(["reduce", "pointwise"]);
+  });
+
   it("sibling pointwise values over one shape share a kernel", async () => {
     const b = new GraphBuilder();
     const x = param(b, "x", [3, 17]);
