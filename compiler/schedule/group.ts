@@ -30,11 +30,19 @@ export interface GroupingOptions {
   readonly maxStorageBuffers: number;
 }
 
+/**
+ * The kernel graph while groups merge: groups, the values each computes and reads, edges from
+ * producer to reader, and a topological order kept valid across merges (it bounds the cycle checks).
+ */
 class Grouper {
-  private readonly groups = new Set<Group>();
   private readonly info = new Map<Group, GroupInfo>();
   private readonly producer = new Map<ValueId, Group>();
   private readonly readers = new Map<ValueId, Set<Group>>();
+  private readonly succ = new Map<Group, Set<Group>>();
+  private readonly pred = new Map<Group, Set<Group>>();
+  /** The groups in a topological order, and each one's index in it. */
+  private order: Group[] = [];
+  private readonly pos = new Map<Group, number>();
   private readonly outputs: ReadonlySet<ValueId>;
 
   constructor(
@@ -45,28 +53,46 @@ class Grouper {
     initial: readonly Group[],
   ) {
     this.outputs = new Set(graph.outputs.map((o) => o.id));
+    // One kernel per stored value in graph order is a topological order.
     for (const g of initial) {
       const info = analyzeGroup(g, byId, stored);
       if (!info) throw new Error(`internal: kernel ${computedBy(g).join(",")} cannot be lowered alone`);
       this.add(g, info);
+      this.pos.set(g, this.order.length);
+      this.order.push(g);
     }
   }
 
+  private edge(from: Group, to: Group): void {
+    if (from === to) return;
+    this.succ.get(from)!.add(to);
+    this.pred.get(to)!.add(from);
+  }
+
   private add(g: Group, info: GroupInfo): void {
-    this.groups.add(g);
     this.info.set(g, info);
-    for (const v of computedBy(g)) this.producer.set(v, g);
+    this.succ.set(g, new Set());
+    this.pred.set(g, new Set());
+    for (const v of computedBy(g)) {
+      this.producer.set(v, g);
+      for (const r of this.readers.get(v) ?? []) this.edge(g, r);
+    }
     for (const r of info.reads) {
       let s = this.readers.get(r);
       if (!s) this.readers.set(r, (s = new Set()));
       s.add(g);
+      const p = this.producer.get(r);
+      if (p) this.edge(p, g);
     }
   }
 
   private remove(g: Group): void {
-    this.groups.delete(g);
     for (const r of this.info.get(g)!.reads) this.readers.get(r)!.delete(g);
+    for (const p of this.pred.get(g)!) this.succ.get(p)!.delete(g);
+    for (const s of this.succ.get(g)!) this.pred.get(s)!.delete(g);
     this.info.delete(g);
+    this.succ.delete(g);
+    this.pred.delete(g);
   }
 
   /** Groups other than `except` reading `v`. */
@@ -79,95 +105,95 @@ class Grouper {
     return computedBy(g).filter((v) => this.stored.has(v) && (this.outputs.has(v) || this.readBy(v, except)));
   }
 
-  private successors(g: Group): Set<Group> {
-    const out = new Set<Group>();
-    for (const v of computedBy(g)) for (const r of this.readers.get(v) ?? []) if (r !== g) out.add(r);
-    return out;
-  }
-
-  private predecessors(info: GroupInfo, self: ReadonlySet<Group>): Set<Group> {
-    const out = new Set<Group>();
-    for (const r of info.reads) {
-      const p = this.producer.get(r);
-      if (p && !self.has(p)) out.add(p);
-    }
-    return out;
-  }
-
-  /** Merging a and b into c would close a cycle through another group. */
-  private closesCycle(a: Group, b: Group, info: GroupInfo): boolean {
-    const pair = new Set([a, b]);
-    const preds = this.predecessors(info, pair);
-    if (preds.size === 0) return false;
-    const stack = [...this.successors(a), ...this.successors(b)].filter((g) => !pair.has(g));
+  /** Groups strictly between `lo` and `hi` in the order reachable from `from` along `edges`. */
+  private reach(from: Group, edges: Map<Group, Set<Group>>, lo: number, hi: number): Set<Group> {
     const seen = new Set<Group>();
+    const stack = [from];
     while (stack.length) {
-      const g = stack.pop()!;
-      if (seen.has(g)) continue;
-      seen.add(g);
-      if (preds.has(g)) return true;
-      for (const s of this.successors(g)) if (!pair.has(s)) stack.push(s);
+      for (const n of edges.get(stack.pop()!)!) {
+        const p = this.pos.get(n)!;
+        if (p > lo && p < hi && !seen.has(n)) {
+          seen.add(n);
+          stack.push(n);
+        }
+      }
     }
-    return false;
+    return seen;
   }
 
-  /** Merges b into a when one dispatch can compute both; returns the merged group. */
+  /**
+   * Merges b into a when one dispatch can compute both; returns the merged group. With a before b
+   * in the order, merging closes a cycle exactly when a path from a reaches b through another group,
+   * which lies between them.
+   */
   tryMerge(a: Group, b: Group): Group | undefined {
-    if (a === b || !this.groups.has(a) || !this.groups.has(b)) return undefined;
+    if (a === b || !this.info.has(a) || !this.info.has(b)) return undefined;
     const merged = combine(a, b, this.byId);
     if (!merged) return undefined;
+    const [lo, hi] = this.pos.get(a)! < this.pos.get(b)! ? [a, b] : [b, a];
+    const [pl, ph] = [this.pos.get(lo)!, this.pos.get(hi)!];
+    const hiPreds = this.pred.get(hi)!;
+    for (const x of this.reach(lo, this.succ, pl, ph)) if (hiPreds.has(x)) return undefined;
     const info = analyzeGroup(merged, this.byId, this.stored);
     if (!info) return undefined;
-    const pair = new Set([a, b]);
     // Reads of the pair's own values disappear into the merged kernel; count what it binds.
-    const writes = this.written(merged, pair);
+    const writes = this.written(merged, new Set([a, b]));
     if (info.inputBindings + writes.length > this.opts.maxStorageBuffers) return undefined;
-    if (this.closesCycle(a, b, info)) return undefined;
+    // The new order: what hi depends on between them, the merged group, then the rest.
+    const before = this.reach(hi, this.pred, pl, ph);
+    const between = this.order.slice(pl + 1, ph);
+    const segment = [...between.filter((g) => before.has(g)), merged, ...between.filter((g) => !before.has(g))];
     this.remove(a);
     this.remove(b);
     this.add(merged, info);
+    this.order.splice(pl, ph - pl + 1, ...segment);
+    this.pos.delete(a);
+    this.pos.delete(b);
+    for (let i = pl; i < this.order.length; i++) this.pos.set(this.order[i]!, i);
     return merged;
   }
 
   ofKind(kind: Group["kind"]): Group[] {
-    return [...this.groups].filter((g) => g.kind === kind).sort((x, y) => x.first - y.first);
+    return [...this.info.keys()].filter((g) => g.kind === kind).sort((x, y) => x.first - y.first);
   }
 
   has(g: Group): boolean {
-    return this.groups.has(g);
+    return this.info.has(g);
   }
 
   /** Groups reading a value `g` computes. */
   consumersOf(g: Group): Group[] {
-    return [...this.successors(g)].sort((x, y) => x.first - y.first);
+    return [...this.succ.get(g)!].sort((x, y) => x.first - y.first);
   }
 
   /** Groups computing a value `g` reads. */
   producersOf(g: Group): Group[] {
-    return [...this.predecessors(this.info.get(g)!, new Set([g]))].sort((x, y) => x.first - y.first);
+    return [...this.pred.get(g)!].sort((x, y) => x.first - y.first);
   }
 
   /** Dispatch order: producers first, otherwise the order of the plan. */
   finish(): Grouping {
     const stored = new Set(this.stored);
-    for (const g of this.groups) for (const v of computedBy(g)) if (!this.outputs.has(v) && !this.readBy(v, new Set([g]))) stored.delete(v);
+    for (const g of this.info.keys()) for (const v of computedBy(g)) if (!this.outputs.has(v) && !this.readBy(v, new Set([g]))) stored.delete(v);
     const indegree = new Map<Group, number>();
-    for (const g of this.groups) indegree.set(g, this.predecessors(this.info.get(g)!, new Set([g])).size);
-    const ready = [...this.groups].filter((g) => indegree.get(g) === 0);
+    for (const g of this.info.keys()) indegree.set(g, this.pred.get(g)!.size);
+    const ready = [...this.info.keys()].filter((g) => indegree.get(g) === 0);
     const kernels: GroupedKernel[] = [];
+    let done = 0;
     while (ready.length) {
       ready.sort((x, y) => y.first - x.first);
       const g = ready.pop()!;
+      done++;
       const outputs = computedBy(g).filter((v) => stored.has(v));
       // A kernel nobody reads from (dead code the graph still holds) is not dispatched.
       if (outputs.length) kernels.push({ group: g, info: this.info.get(g)!, outputs });
-      for (const s of this.successors(g)) {
+      for (const s of this.succ.get(g)!) {
         const d = indegree.get(s)! - 1;
         indegree.set(s, d);
         if (d === 0) ready.push(s);
       }
     }
-    if (this.groups.size !== [...indegree.values()].filter((d) => d === 0).length) throw new Error("internal: kernel groups form a cycle");
+    if (done !== this.info.size) throw new Error("internal: kernel groups form a cycle");
     return { kernels, stored };
   }
 }
@@ -216,6 +242,13 @@ function absorb(grouper: Grouper, g: Group, candidates: (g: Group) => Group[]): 
   }
 }
 
+/** The key siblings must share to merge: a pointwise kernel's shape, a reduction's rows. */
+function siblingKey(g: Group, byId: ReadonlyMap<ValueId, Node>): string {
+  if (g.kind === "pointwise") return (byId.get(g.members[0]!)!.shape as number[]).join(",");
+  const { shape, axes } = rowSpace(byId, g.reduces[0]!);
+  return `${shape.join(",")}/${axes.join(",")}`;
+}
+
 export function groupKernels(graph: Graph, stored: ReadonlySet<ValueId>, initial: readonly Group[], opts: GroupingOptions): Grouping {
   const byId = new Map(graph.nodes.map((n) => [n.id, n]));
   const grouper = new Grouper(graph, byId, stored, opts, initial);
@@ -229,9 +262,17 @@ export function groupKernels(graph: Graph, stored: ReadonlySet<ValueId>, initial
     ]);
   }
   for (const kind of ["reduce", "pointwise"] as const) {
+    const buckets = new Map<string, Group[]>();
     for (const g of grouper.ofKind(kind)) {
-      if (!grouper.has(g)) continue;
-      absorb(grouper, g, (cur) => grouper.ofKind(kind).filter((c) => c !== cur && c.first > cur.first));
+      const key = siblingKey(g, byId);
+      buckets.set(key, [...(buckets.get(key) ?? []), g]);
+    }
+    for (const bucket of buckets.values()) {
+      for (let i = 0; i < bucket.length; i++) {
+        let current = bucket[i]!;
+        if (!grouper.has(current)) continue;
+        for (let j = i + 1; j < bucket.length; j++) current = grouper.tryMerge(current, bucket[j]!) ?? current;
+      }
     }
   }
   return grouper.finish();
