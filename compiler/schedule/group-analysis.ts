@@ -77,14 +77,20 @@ export function invertible(lin: Affine, sizes: readonly number[]): boolean {
   return true;
 }
 
-export function analyzeGroup(g: Group, byId: ReadonlyMap<ValueId, Node>, stored: ReadonlySet<ValueId>): GroupInfo | undefined {
+/**
+ * The group's reads and layout, or undefined when one dispatch cannot compute it. With `maps` off,
+ * expressions are walked without index maps (linear in their size): enough for a single kernel's
+ * reads, where no in-register value is read across kernels, when a walk with maps ran too long.
+ */
+export function analyzeGroup(g: Group, byId: ReadonlyMap<ValueId, Node>, stored: ReadonlySet<ValueId>, opts: { readonly maps?: boolean } = {}): GroupInfo | undefined {
   const computed = new Set(computedBy(g));
   const locals = new Set<ValueId>(g.kind === "matmul" ? [g.anchor!] : g.kind === "reduce" ? g.reduces : []);
   const boundary = (id: ValueId) => locals.has(id) || (stored.has(id) && !computed.has(id));
   const reads = new Set<ValueId>();
+  const useMaps = opts.maps ?? true;
   /** Walks `root` at `map`; returns the local reads, or undefined when the walk fails. */
   const walk = (root: ValueId, map: IndexMap, sizes: readonly number[], computeRoot = true) => {
-    const r = readsOf(root, map, sizes, byId, boundary, { computeRoot });
+    const r = readsOf(root, useMaps ? map : undefined, sizes, byId, boundary, { computeRoot });
     if (!r.ok) return undefined;
     const local = new Map<ValueId, readonly IndexMap[]>();
     for (const [id, maps] of r.hits) (locals.has(id) ? local.set(id, maps) : reads.add(id));

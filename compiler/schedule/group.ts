@@ -44,6 +44,8 @@ class Grouper {
   private order: Group[] = [];
   private readonly pos = new Map<Group, number>();
   private readonly outputs: ReadonlySet<ValueId>;
+  /** Groups never merged. */
+  private readonly sealed = new Set<Group>();
 
   constructor(
     readonly graph: Graph,
@@ -55,8 +57,13 @@ class Grouper {
     this.outputs = new Set(graph.outputs.map((o) => o.id));
     // One kernel per stored value in graph order is a topological order.
     for (const g of initial) {
-      const info = analyzeGroup(g, byId, stored);
-      if (!info) throw new Error(`internal: kernel ${computedBy(g).join(",")} cannot be lowered alone`);
+      let info = analyzeGroup(g, byId, stored);
+      if (!info) {
+        // Its expression is too tangled to follow index maps through: it stays a kernel of its own.
+        info = analyzeGroup(g, byId, stored, { maps: false });
+        if (!info) throw new Error(`internal: kernel ${computedBy(g).join(",")} cannot be lowered alone`);
+        this.sealed.add(g);
+      }
       this.add(g, info);
       this.pos.set(g, this.order.length);
       this.order.push(g);
@@ -127,7 +134,7 @@ class Grouper {
    * which lies between them.
    */
   tryMerge(a: Group, b: Group): Group | undefined {
-    if (a === b || !this.info.has(a) || !this.info.has(b)) return undefined;
+    if (a === b || !this.info.has(a) || !this.info.has(b) || this.sealed.has(a) || this.sealed.has(b)) return undefined;
     const merged = combine(a, b, this.byId);
     if (!merged) return undefined;
     const [lo, hi] = this.pos.get(a)! < this.pos.get(b)! ? [a, b] : [b, a];
