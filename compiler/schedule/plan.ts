@@ -3,8 +3,10 @@
  * them. Pointwise ops and views are inlined into their consumers (an expression per element, reads
  * through index arithmetic), so a chain of them costs one pass over memory. A value is materialised
  * when it is a graph output, the result of an anchor op (matmul, reduce, conv3d, scatter_add, the
- * attention family), an operand the matmul or attention generators must read as a strided buffer, or
- * shared by several consumers and too costly to recompute in each.
+ * attention family), an operand the matmul or attention generators must read as a strided buffer,
+ * shared by several consumers and too costly to recompute in each, or the end of a matmul's
+ * elementwise chain that its epilogue will store. Kernels are then merged (group.ts): matmul
+ * epilogues, row kernels, siblings; what only its own kernel reads is no longer stored.
  */
 import { ATTENTION_OPS, type AttentionOp, type Graph, type Node, type ValueId } from "../ir/types.ts";
 import { attentionOperandsToStore, isAttentionOp } from "../codegen/fused/attention-group.ts";
