@@ -10,6 +10,7 @@ import type { Command } from "commander";
 import { ENGINE_KINDS, type EngineKind, defaultEngineKind } from "../../runtime/train/engine.ts";
 import { defaultPreset } from "../../runtime/train/compile-stage.ts";
 import { runTraining } from "../../runtime/train/run.ts";
+import { loadTokenizer } from "../../runtime/text/tokenizer.ts";
 import { UsageError } from "../errors.ts";
 import { assertReadable, failOnDiagnostics, modelOptions, type ModelFlags } from "../model-options.ts";
 
@@ -29,6 +30,7 @@ interface TrainFlags extends ModelFlags {
   evalClips?: string;
   stopAt?: string;
   engine?: string;
+  tokenizer: string;
 }
 
 function positiveInt(flag: string, value: string | undefined): number | undefined {
@@ -67,6 +69,7 @@ export function registerTrain(program: Command): void {
     .option("--eval-clips <n>", "held-out clips per evaluation", "128")
     .option("--stop-at <step>", "stop after this many steps, keeping the schedule of the full run (continue with --resume)")
     .option("--engine <kind>", `step engine: ${ENGINE_KINDS.join(" or ")} (default: gpu when available, else cpu)`)
+    .option("--tokenizer <spec>", "captions to token ids: byte (no download) or clip:PATH (CLIP's bpe_simple_vocab_16e6.txt.gz; needs text_vocab=49408)", "byte")
     .action(async (file: string, flags: TrainFlags) => {
       assertReadable(file);
       if (flags.steps !== undefined && flags.epochs !== undefined) throw new UsageError("give either --steps or --epochs, not both");
@@ -77,6 +80,7 @@ export function registerTrain(program: Command): void {
         lr = Number(flags.lr);
         if (!(lr > 0) || !Number.isFinite(lr)) throw new UsageError(`--lr needs a positive number, got \`${flags.lr}\``);
       }
+      const tokenizer = loadTokenizer(flags.tokenizer);
       const interrupt = new AbortController();
       // The first Ctrl-C finishes the current step and saves a checkpoint; a second one exits at once.
       const onSignal = () => {
@@ -107,6 +111,7 @@ export function registerTrain(program: Command): void {
           evalClips: positiveInt("--eval-clips", flags.evalClips),
           stopAt: positiveInt("--stop-at", flags.stopAt),
           engine,
+          tokenizer,
           signal: interrupt.signal,
           output: process.stdout,
           diagnostics: failOnDiagnostics,

@@ -49,4 +49,9 @@ export const RUNTIME_CODES = {
     message: "--remap-head `{source}` was given, but no checkpoint head has a row count other than the model's",
     help: "leave --remap-head out: the heads already fit (or the checkpoints carry no classifier head)",
   },
+  IV6011: {
+    severity: "error",
+    message: "the tokenizer `{spec}` gives ids up to {max}, but `{path}` has only {rows} rows",
+    help: "give the model a vocabulary of {vocab} ids (InternVideo: --set text_vocab={vocab})",
+  },
 } as const satisfies CodeTable;

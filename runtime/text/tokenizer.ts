@@ -4,8 +4,10 @@
  * its merges file (needs `text_vocab = 49408`, the rows of CLIP's token embedding).
  */
 import { readFileSync } from "node:fs";
+import { evalShape } from "../../compiler/ir/dims.ts";
+import type { ParamInfo } from "../../compiler/ir/types.ts";
 import { catalogError, UsageError } from "../../cli/errors.ts";
-import { tokenizeCaption } from "../train/data.ts";
+import { tokenizeCaption } from "./byte-level.ts";
 import { ClipBpe, MergesFormatError, parseMerges } from "./clip-bpe.ts";
 
 export interface Tokenizer {
@@ -53,6 +55,16 @@ export function readClipBpe(path: string): ClipBpe {
   } catch (e) {
     if (e instanceof MergesFormatError) throw catalogError("IV6006", { path, reason: e.message });
     throw e;
+  }
+}
+
+/** Every token embedding of the model (`*token_embedding.weight`) has a row for each id; else IV6011. */
+export function assertVocabularyFits(tokenizer: Tokenizer, params: readonly ParamInfo[]): void {
+  for (const p of params) {
+    if (!p.path.endsWith("token_embedding.weight")) continue;
+    const rows = evalShape(p.shape, {})[0]!;
+    if (rows < tokenizer.vocabSize)
+      throw catalogError("IV6011", { spec: tokenizer.spec, max: tokenizer.vocabSize - 1, path: p.path, rows, vocab: tokenizer.vocabSize });
   }
 }
 

@@ -17,6 +17,7 @@ import { SyntheticMotionDataset } from "../data/synthetic.ts";
 import type { ClipDataset, ClipSample, Normalization } from "../data/types.ts";
 import { VideoFolderDataset } from "../data/video-folder.ts";
 import type { EngineBatch } from "./engine.ts";
+import { BYTE_TOKENIZER, type Tokenizer } from "../text/tokenizer.ts";
 
 const UNIT_RANGE: Normalization = { mean: [0, 0, 0], std: [1, 1, 1] };
 
@@ -140,19 +141,8 @@ export function stageData(call: CallSpec | undefined, opts: DataOptions): StageD
   throw new UserError(`unknown data source \`${call.name}\``, "the data sources are synthetic_motion and videos");
 }
 
-/** Byte-level caption tokens (InternVideo's text side): 257 start, bytes + 1, 258 end, 0 padding. */
-export function tokenizeCaption(caption: string, length: number): Int32Array {
-  const bytes = new TextEncoder().encode(caption);
-  const tokens = new Int32Array(length);
-  tokens[0] = 257;
-  const body = Math.min(bytes.length, length - 2);
-  for (let i = 0; i < body; i++) tokens[i + 1] = bytes[i]! + 1;
-  tokens[body + 1] = 258;
-  return tokens;
-}
-
-/** The graph inputs for one loader batch. */
-export function engineBatch(batch: Batch, inputs: readonly InputInfo[], classes: number | undefined): EngineBatch {
+/** The graph inputs for one loader batch; captions become token rows of `tokenizer` (byte-level by default). */
+export function engineBatch(batch: Batch, inputs: readonly InputInfo[], classes: number | undefined, tokenizer: Tokenizer = BYTE_TOKENIZER): EngineBatch {
   const out: EngineBatch = {};
   for (const input of inputs) {
     if (input.name === "clip") out.clip = batch.clips;
@@ -166,7 +156,7 @@ export function engineBatch(batch: Batch, inputs: readonly InputInfo[], classes:
       const length = input.shape[1];
       if (!batch.captions || typeof length !== "number") throw new UserError("this stage needs captions, and the data has none", "train it on synthetic_motion (which captions every clip)");
       const tokens = new Int32Array(batch.batchSize * length);
-      batch.captions.forEach((c, i) => tokens.set(tokenizeCaption(c, length), i * length));
+      batch.captions.forEach((c, i) => tokens.set(tokenizer.tokenize(c, length), i * length));
       out.caption = tokens;
     } else {
       throw new UserError(`the stage's graph needs an input \`${input.name}\` that no data source provides`, "the data sources give clip, label and caption");

@@ -2,6 +2,7 @@
 import type { InputInfo } from "../../compiler/ir/types.ts";
 import { ClipLoader } from "../data/loader.ts";
 import type { ClipDataset } from "../data/types.ts";
+import type { Tokenizer } from "../text/tokenizer.ts";
 import { engineBatch } from "./data.ts";
 import type { TrainEngine } from "./engine.ts";
 
@@ -15,7 +16,7 @@ export interface EvalResult {
 export async function evaluateHeldOut(
   engine: TrainEngine,
   heldOut: ClipDataset,
-  opts: { batch: number; seed: number; inputs: readonly InputInfo[]; classes?: number; classifies: boolean },
+  opts: { batch: number; seed: number; inputs: readonly InputInfo[]; classes?: number; classifies: boolean; tokenizer?: Tokenizer },
 ): Promise<EvalResult> {
   // Fixed order and augmentation randomness: every evaluation sees the same clips.
   const loader = new ClipLoader(heldOut, { batchSize: opts.batch, shuffle: false, dropLast: false, seed: opts.seed, prefetch: 1 });
@@ -23,7 +24,7 @@ export async function evaluateHeldOut(
   let correct = 0;
   let clips = 0;
   for await (const batch of loader.epoch(0)) {
-    const inputs = engineBatch(batch, opts.inputs, opts.classes);
+    const inputs = engineBatch(batch, opts.inputs, opts.classes, opts.tokenizer);
     lossSum += (await engine.evaluateLoss(inputs)) * batch.batchSize;
     if (opts.classifies && opts.classes) {
       const logits = await engine.evaluate(inputs);

@@ -8,6 +8,7 @@ import { UserError } from "../../cli/errors.ts";
 import { ClipLoader } from "../data/loader.ts";
 import { Rng } from "../data/rng.ts";
 import { initParams } from "../init/index.ts";
+import { assertVocabularyFits, type Tokenizer } from "../text/tokenizer.ts";
 import { type CheckpointMeta, initFromCheckpoint, paramShapes, readTrainCheckpoint, saveCheckpoint } from "./checkpoint.ts";
 import type { CompiledStage } from "./compile-stage.ts";
 import { curvesSvg } from "./curves.ts";
@@ -37,6 +38,8 @@ export interface StageOptions {
   readonly stopAt?: number;
   readonly engine: EngineKind;
   readonly signal?: AbortSignal;
+  /** Turns captions into token rows (`--tokenizer`); byte-level when absent. */
+  readonly tokenizer?: Tokenizer;
 }
 
 export interface StageResult {
@@ -89,6 +92,7 @@ export async function trainStage(stage: CompiledStage, opts: StageOptions, outDi
   const seed = saved?.meta.seed ?? opts.seed ?? 0;
   const batch = saved?.meta.batch ?? opts.batch ?? stage.settings.batch ?? 8;
   const data = stageData(stage.spec.data, { data: opts.data, evalClips: opts.evalClips });
+  if (opts.tokenizer) assertVocabularyFits(opts.tokenizer, stage.params);
   const loader = new ClipLoader(data.train, { batchSize: batch, seed, shuffle: true });
   const perEpoch = loader.batchesPerEpoch();
   if (perEpoch === 0) throw new UserError(`the training data has ${data.train.length} clips, fewer than one batch of ${batch}`, "lower --batch or add data");
@@ -198,7 +202,7 @@ export async function trainStage(stage: CompiledStage, opts: StageOptions, outDi
     training: while (step < stopAt) {
       for await (const b of loader.epoch(Math.floor(step / perEpoch), step % perEpoch)) {
         const lr = learningRate(schedule, optimizer.lr, step, total);
-        await engine.step(engineBatch(b, inputs, stage.classes), { step, lr, seed: stepSeed(seed, step) });
+        await engine.step(engineBatch(b, inputs, stage.classes, opts.tokenizer), { step, lr, seed: stepSeed(seed, step) });
         step++;
         const evalNow = step % opts.evalEvery === 0 || step === total;
         const saveNow = step % opts.saveEvery === 0 || step === stopAt;
@@ -221,7 +225,7 @@ export async function trainStage(stage: CompiledStage, opts: StageOptions, outDi
           windowStart = now;
           windowStep = step;
           if (evalNow) {
-            lastEval = await evaluateHeldOut(engine, data.heldOut, { batch, seed, inputs: stage.evalLoss.inputs, classes: stage.classes, classifies: stage.evalForward !== undefined });
+            lastEval = await evaluateHeldOut(engine, data.heldOut, { batch, seed, inputs: stage.evalLoss.inputs, classes: stage.classes, classifies: stage.evalForward !== undefined, tokenizer: opts.tokenizer });
             windowStart = performance.now();
             evalSeconds += (windowStart - now) / 1000;
           }

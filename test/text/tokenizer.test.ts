@@ -7,8 +7,11 @@ import { afterAll, describe, expect, it } from "vitest";
 import { UsageError } from "../../cli/errors.ts";
 import { readNpy } from "../../runtime/io/npy.ts";
 import { cleanText, unescapeHtml } from "../../runtime/text/clean.ts";
-import { BYTE_TOKENIZER, loadTokenizer } from "../../runtime/text/tokenizer.ts";
+import { assertVocabularyFits, BYTE_TOKENIZER, loadTokenizer } from "../../runtime/text/tokenizer.ts";
+import { engineBatch } from "../../runtime/train/data.ts";
+import { expectCatalogError } from "../diagnostics/catalog-error.ts";
 import { ivc } from "../infer/cli-helpers.ts";
+import { INTERNVIDEO_SET, paramsOf } from "../weights/helpers.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "ivc-tok-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -37,6 +40,23 @@ describe("tokenizer specs", () => {
 
   it("anything else is a usage error", () => {
     for (const spec of ["bpe", "clip:", "CLIP:x"]) expect(() => loadTokenizer(spec)).toThrow(UsageError);
+  });
+});
+
+describe("training captions", () => {
+  it("engineBatch tokenizes captions with the stage's tokenizer, byte-level by default", () => {
+    const batch = { clips: new Float32Array(0), labels: new Int32Array([0, 0]), indices: [0, 1], batchSize: 2, captions: ["a dog", "dog"] };
+    const inputs = [{ name: "caption", dtype: "i32" as const, shape: ["B", 4] }];
+    expect([...engineBatch(batch as never, inputs as never, undefined, loadTokenizer(`clip:${vocab}`)).caption!]).toEqual([514, A, DOG, 515, 514, DOG, 515, 0]);
+    expect([...engineBatch(batch as never, inputs as never, undefined).caption!].slice(0, 4)).toEqual([257, 98, 33, 258]);
+  });
+
+  it("IV6011 when the model's token embedding has fewer rows than the tokenizer has ids", () => {
+    const clip = loadTokenizer(`clip:${vocab}`);
+    const params = (v: number) => paramsOf("models/internvideo.ivm", { preset: "tiny", set: [...INTERNVIDEO_SET, `text_vocab=${v}`] });
+    expectCatalogError(() => assertVocabularyFits(clip, params(259)), "IV6011", /`clip:.*` gives ids up to 515, but `text.token_embedding.weight` has only 259 rows/);
+    expect(() => assertVocabularyFits(clip, params(516))).not.toThrow();
+    expect(() => assertVocabularyFits(BYTE_TOKENIZER, params(259))).not.toThrow();
   });
 });
 

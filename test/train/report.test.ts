@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { curvesSvg, niceTicks } from "../../runtime/train/curves.ts";
 import { formatDuration, Progress } from "../../runtime/train/progress.ts";
-import { tokenizeCaption } from "../../runtime/train/data.ts";
+import { tokenizeCaption } from "../../runtime/text/byte-level.ts";
 
 const state = { stage: "finetune", step: 7, total: 300, loss: 2.25, lr: 1e-4, clipsPerSecond: 3.5, etaSeconds: 125 };
 
