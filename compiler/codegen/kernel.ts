@@ -21,9 +21,11 @@ export const LAVAPIPE_PROFILE: AdapterProfile = { software: true, subgroups: tru
 export const DISCRETE_PROFILE: AdapterProfile = { software: false, subgroups: false, subgroupSize: 32 };
 
 /** Builds a profile from the features the device was actually created with. */
-export function profileFor(info: { isSoftware: boolean; subgroupMinSize: number }, deviceFeatures: ReadonlySet<string>): AdapterProfile {
+export function profileFor(info: { isSoftware: boolean; subgroupMinSize: number; subgroupMaxSize?: number }, deviceFeatures: ReadonlySet<string>): AdapterProfile {
   const subgroups = deviceFeatures.has("subgroups") && info.subgroupMinSize > 0;
-  return { software: info.isSoftware, subgroups, subgroupSize: subgroups ? info.subgroupMinSize : 0 };
+  // A size that varies between pipelines (AMD: 32 or 64) is not one a generator may assume: 0.
+  const fixed = info.subgroupMaxSize === undefined || info.subgroupMaxSize === info.subgroupMinSize;
+  return { software: info.isSoftware, subgroups, subgroupSize: subgroups && fixed ? info.subgroupMinSize : 0 };
 }
 
 /** `vec4*` bind a tensor as `array<vec4<...>>` for 16-byte loads. */

@@ -66,8 +66,8 @@ function usedInputs(p: RowProgram, pass: RowPass): string[] {
 }
 
 /**
- * lane: one invocation per row. subgroup (lavapipe with subgroups of 8): the 8 lanes of a subgroup
- * share a row, so each load instruction reads 8 neighbouring floats, and subgroupAdd/Max combine.
+ * lane: one invocation per row. subgroup: the lanes of one subgroup share a row (8 on lavapipe, so
+ * each load instruction reads 8 neighbouring floats; 32 on NVIDIA), and subgroupAdd/Max combine.
  * workgroup: 128 threads per row with a shared-memory tree (discrete GPUs).
  */
 export type RowSchedule = "lane" | "subgroup" | "workgroup";
@@ -81,9 +81,18 @@ export function defaultRowSchedule(profile: AdapterProfile, length: number): Row
   return "lane";
 }
 
-const SUB = 8;
+/**
+ * The subgroup schedule needs a known, fixed subgroup size that divides the workgroup (subgroups are
+ * then consecutive runs of local invocation indices in a 1-D workgroup); without one it is the lane schedule.
+ */
+function fixedSubgroupSize(profile: AdapterProfile): number | undefined {
+  const n = profile.subgroupSize;
+  return profile.subgroups && n >= 4 && n <= LANE_WG && LANE_WG % n === 0 ? n : undefined;
+}
 
-export function rowProgram(p: RowProgram, profile: AdapterProfile, schedule: RowSchedule = defaultRowSchedule(profile, p.length)): Kernel {
+export function rowProgram(p: RowProgram, profile: AdapterProfile, requested: RowSchedule = defaultRowSchedule(profile, p.length)): Kernel {
+  const SUB = fixedSubgroupSize(profile) ?? 0;
+  const schedule: RowSchedule = requested === "subgroup" && SUB === 0 ? "lane" : requested;
   const source = p.source ?? [];
   // A lane walking its row 4 elements at a time runs a quarter of the loop iterations; row-length
   // tensors are then bound as vec4 arrays and the pass expressions work unchanged on vec4 values.
@@ -141,8 +150,7 @@ export function rowProgram(p: RowProgram, profile: AdapterProfile, schedule: Row
   const prologue: Record<RowSchedule, string> = {
     lane: `  let r = ${LINEAR_WORKGROUP} * ${LANE_WG}u + lane;
   if (r >= ${p.rows}u) { return; }`,
-    // Assumes subgroups are consecutive runs of 8 invocation indices, as on lavapipe (the only
-    // adapter this schedule is picked for).
+    // Subgroups are consecutive runs of SUB local invocation indices (fixedSubgroupSize).
     subgroup: `  let rRaw = (${LINEAR_WORKGROUP} * ${LANE_WG}u + lane) / ${SUB}u;
   let valid = rRaw < ${p.rows}u;
   let r = min(rRaw, ${p.rows - 1}u);`,
