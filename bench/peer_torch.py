@@ -1,4 +1,5 @@
-"""PyTorch CPU peer for `npm run bench` (bench/peers.ts runs it with Debian's /usr/bin/python3).
+"""PyTorch peer for `npm run bench` (bench/peers.ts runs it with Debian's /usr/bin/python3; on a GPU machine
+IVC_PEER_PYTHON and IVC_PEER_DEVICE=cuda pick that machine's python and its CUDA device).
 
 The same workloads as the ivc side, same shapes, f32, random weights:
   matmul_1024                   torch.mm 1024^3
@@ -20,13 +21,16 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
-def timed(fn, runs, warmup):
+def timed(fn, runs, warmup, sync=lambda: None):
+    """Wall time per call; `sync` waits for the device (CUDA launches are asynchronous)."""
     for _ in range(warmup):
         fn()
+    sync()
     out = []
     for _ in range(runs):
         t0 = time.perf_counter()
         fn()
+        sync()
         out.append((time.perf_counter() - t0) * 1000)
     return out
 
@@ -120,19 +124,19 @@ class UniFormerV2B16(nn.Module):
         return self.head(self.ln_post(z))
 
 
-def workloads():
+def workloads(dev):
     def matmul():
-        a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+        a, b = torch.randn(1024, 1024, device=dev), torch.randn(1024, 1024, device=dev)
         return lambda: torch.mm(a, b)
 
     def elementwise():
-        x, y = torch.randn(4 * 2**20), torch.randn(4 * 2**20)
+        x, y = torch.randn(4 * 2**20, device=dev), torch.randn(4 * 2**20, device=dev)
         return lambda: x * torch.sigmoid(1.702 * x) * y
 
     def vit_step():
-        model = Block(256, 4, lambda t: F.gelu(t))
+        model = Block(256, 4, lambda t: F.gelu(t)).to(dev)
         opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.05)
-        x = torch.randn(2, 392, 256)
+        x = torch.randn(2, 392, 256, device=dev)
 
         def step():
             opt.zero_grad(set_to_none=True)
@@ -142,8 +146,8 @@ def workloads():
         return step
 
     def b16_forward():
-        model = UniFormerV2B16().eval()
-        clip = torch.rand(1, 3, 8, 224, 224)
+        model = UniFormerV2B16().to(dev).eval()
+        clip = torch.rand(1, 3, 8, 224, 224, device=dev)
 
         def run():
             with torch.no_grad():
@@ -165,18 +169,29 @@ def main():
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu", help="cpu, or cuda on a machine with an NVIDIA GPU")
     args = ap.parse_args()
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        for w in [n for n in args.only.split(",") if n] or ["all"]:
+            print(json.dumps({"workload": w, "skipped": "torch.cuda is not available"}), flush=True)
+        return 0
     torch.manual_seed(0)
     # Both peers get the machine's two cores (lavapipe uses both); torch's default here is 1.
     torch.set_num_threads(args.threads)
-    table = workloads()
+    dev = torch.device(args.device)
+    table = workloads(dev)
     names = [n for n in args.only.split(",") if n] or list(table)
-    name = f"pytorch {torch.__version__.split('+')[0]} cpu, {torch.get_num_threads()} threads"
+    if dev.type == "cuda":
+        name = f"pytorch {torch.__version__.split('+')[0]} cuda, {torch.cuda.get_device_name(dev)}"
+        sync = torch.cuda.synchronize
+    else:
+        name = f"pytorch {torch.__version__.split('+')[0]} cpu, {torch.get_num_threads()} threads"
+        sync = lambda: None
     for w in names:
         if w not in table:
             print(json.dumps({"workload": w, "skipped": "no pytorch peer for this workload"}), flush=True)
             continue
-        samples = timed(table[w](), args.runs, args.warmup)
+        samples = timed(table[w](), args.runs, args.warmup, sync)
         print(json.dumps({"workload": w, "median": statistics.median(samples), "min": min(samples), "max": max(samples),
                           "unit": "ms", "runs": len(samples), "name": name}), flush=True)
 

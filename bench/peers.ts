@@ -7,7 +7,9 @@ import { existsSync } from "node:fs";
 import type { BenchResult, PeerFigure } from "./harness.ts";
 import { repoPath } from "./common.ts";
 
-export const PYTHON = "/usr/bin/python3";
+/** IVC_PEER_PYTHON overrides it (a GPU machine's python with CUDA torch); IVC_PEER_DEVICE=cuda times on the GPU. */
+export const PYTHON = process.env.IVC_PEER_PYTHON || "/usr/bin/python3";
+const PEER_DEVICE = process.env.IVC_PEER_DEVICE || "cpu";
 /** The workloads peer_torch.py implements. */
 export const TORCH_WORKLOADS = ["matmul_1024", "elementwise_4m", "vit_block_step", "uniformerv2_k400_b16_forward"];
 
@@ -18,7 +20,8 @@ let available: string | true | undefined;
 /** True, or why the peer cannot run here. */
 export function torchAvailable(): string | true {
   if (available !== undefined) return available;
-  if (!existsSync(PYTHON)) return (available = `${PYTHON} not found`);
+  // A bare command name ("python3") is looked up on PATH by spawnSync.
+  if (PYTHON.includes("/") && !existsSync(PYTHON)) return (available = `${PYTHON} not found`);
   const r = spawnSync(PYTHON, ["-c", "import torch; print(torch.__version__)"], { encoding: "utf8", timeout: 60_000 });
   available = r.status === 0 ? true : `torch does not import under ${PYTHON}: ${(r.stderr || r.error?.message || "").trim().split("\n").pop()}`;
   return available;
@@ -29,7 +32,7 @@ export function runTorchPeer(workload: string, runs: number, warmup: number, tim
   if (!TORCH_WORKLOADS.includes(workload)) return { ok: false, reason: "no pytorch peer for this workload" };
   const why = torchAvailable();
   if (why !== true) return { ok: false, reason: why };
-  const r = spawnSync(PYTHON, [repoPath("bench/peer_torch.py"), "--only", workload, "--runs", String(runs), "--warmup", String(warmup)], {
+  const r = spawnSync(PYTHON, [repoPath("bench/peer_torch.py"), "--only", workload, "--runs", String(runs), "--warmup", String(warmup), "--device", PEER_DEVICE], {
     encoding: "utf8",
     timeout: timeoutMs,
   });
