@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { registerCheck } from "./check.ts";
 import { registerCompile } from "./compile.ts";
 import { registerDoctor } from "./doctor.ts";
+import { registerEval } from "./eval.ts";
 import { registerFmt } from "./fmt.ts";
 import { registerGraph } from "./graph.ts";
 import { registerImport } from "./import.ts";
@@ -16,6 +17,7 @@ export function registerCommands(program: Command): void {
   registerInfo(program);
   registerCompile(program);
   registerTrain(program);
+  registerEval(program);
   registerRun(program);
   registerGraph(program);
   registerImport(program);

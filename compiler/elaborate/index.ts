@@ -3,14 +3,14 @@
  * Parameters carry their dotted paths, init and frozen flags; loops and conditionals are unrolled.
  * In a train stage the graph's output is the stage's loss; otherwise the model's forward results.
  */
-import type { ModuleDecl, TrainStageDecl } from "../../grammar/ast.ts";
+import type { Member, ModuleDecl, TrainStageDecl } from "../../grammar/ast.ts";
 import type { Diagnostic } from "../../diagnostics/index.ts";
 import type { Span } from "../../diagnostics/span.ts";
 import type { Graph, ParamInfo } from "../ir/types.ts";
 import type { Resolved } from "../resolve/index.ts";
 import { applySets, type ConfigValue, configDefaults, presetConfig } from "./config.ts";
 import { ElabContext, ElabError, type Env, Scope, suggest } from "./context.ts";
-import { evalExpr } from "./eval.ts";
+import { evalExpr, namedForward } from "./eval.ts";
 import { callForward, defaultForward, instantiateModule } from "./instantiate.ts";
 import { instantiateTensorType } from "./signature.ts";
 import { buildStageSpec, dataInputs, type StageSpec, stageChain } from "./stage.ts";
@@ -27,6 +27,8 @@ export interface ElaborateOptions {
   readonly stage?: string;
   /** Training-mode semantics (dropout, BatchNorm batch statistics) without a stage. */
   readonly training?: boolean;
+  /** A named `forward NAME(...)` of the model instead of its default forward (no stage). */
+  readonly forward?: string;
 }
 
 export interface ModuleSummary {
@@ -108,8 +110,20 @@ function symbolFor(ctx: ElabContext) {
   };
 }
 
-function runForward(root: ModuleInstance, ctx: ElabContext): void {
-  const fwd = defaultForward(root.decl);
+function forwardNames(members: readonly Member[]): string[] {
+  return members.flatMap((m) => (m.kind === "forward" ? [m.name?.name ?? "(default)"] : m.kind === "ifMember" ? [...forwardNames(m.then), ...forwardNames(m.else)] : []));
+}
+
+function runForward(root: ModuleInstance, ctx: ElabContext, name: string | undefined): void {
+  const fwd = name === undefined ? defaultForward(root.decl) : namedForward(root.decl.members, name);
+  if (!fwd && name !== undefined) {
+    ctx.report("IV2009", root.decl.name.span, {
+      what: `model \`${root.decl.name.name}\``,
+      member: `forward ${name}`,
+      help: `its forwards are ${forwardNames(root.decl.members).join(", ")}`,
+    });
+    return;
+  }
   if (!fwd) {
     ctx.report("IV2007", root.decl.name.span, { what: `model \`${root.decl.name.name}\``, help: "it declares no `forward`" });
     return;
@@ -217,7 +231,7 @@ export function elaborate(resolved: Resolved, opts: ElaborateOptions = {}): Elab
   try {
     root = instantiateModule(model, resolved.scopes.get(resolved.entry)?.get(model.name.name)?.file ?? resolved.entry, { positional: [cfg], positionalSpans: [model.span], keyword: new Map(), keywordSpans: new Map() }, { path: "", frozen: false, span: model.name.span }, ctx);
     if (stageDecl) stage = runStage(stageDecl, root, cfg, ctx);
-    else runForward(root, ctx);
+    else runForward(root, ctx, opts.forward);
   } catch (e) {
     if (!(e instanceof ElabError)) throw e;
     ctx.reportError(e);
