@@ -66,7 +66,13 @@ function intArg(call: CallSpec, key: string, fallback?: number): number {
   return v;
 }
 
-const SYNTHETIC_ARGS = ["frames", "size", "classes", "count", "seed", "noise", "distractors", "text_len"];
+function boolArg(call: CallSpec, key: string): boolean {
+  const v = call.args[key] ?? false;
+  if (typeof v !== "boolean") throw new UserError(`data ${call.name}: \`${key}\` must be true or false, got ${JSON.stringify(v)} (${call.span.file}:${call.span.line})`);
+  return v;
+}
+
+const SYNTHETIC_ARGS = ["frames", "size", "classes", "count", "seed", "noise", "distractors", "text_len", "shuffle_frames"];
 
 function syntheticData(call: CallSpec, opts: DataOptions): StageData {
   for (const key of Object.keys(call.args)) {
@@ -79,11 +85,12 @@ function syntheticData(call: CallSpec, opts: DataOptions): StageData {
     seed: intArg(call, "seed", 0),
     noise: typeof call.args.noise === "number" ? call.args.noise : undefined,
     distractors: call.args.distractors === undefined ? undefined : intArg(call, "distractors"),
+    shuffleFrames: boolArg(call, "shuffle_frames"),
   };
   try {
     const train = new SyntheticMotionDataset({ ...common, split: "train", count: intArg(call, "count", 1024) });
     const heldOut = new SyntheticMotionDataset({ ...common, split: "val", count: opts.evalClips });
-    return { train, heldOut, description: `synthetic_motion(frames ${common.frames}, size ${common.size}, classes ${common.classes}; ${train.length} train / ${heldOut.length} held-out clips)` };
+    return { train, heldOut, description: `synthetic_motion(frames ${common.frames}, size ${common.size}, classes ${common.classes}${common.shuffleFrames ? ", frames shuffled" : ""}; ${train.length} train / ${heldOut.length} held-out clips)` };
   } catch (e) {
     if (e instanceof RangeError) throw new UserError(e.message, `fix the stage's data line (${call.span.file}:${call.span.line}) or the config values it reads`);
     throw e;

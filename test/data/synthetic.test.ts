@@ -56,6 +56,34 @@ describe("synthetic motion dataset", () => {
     expect(accuracy((clip) => differenceMotion(clip, 8, 32))).toBeGreaterThan(0.9);
   });
 
+  it("shuffle_frames: each clip is a fixed permutation of its own frames, and frame differences fall to the axis-only ceiling", () => {
+    const frame = 32 * 32 * 3;
+    const plain = synthetic_motion({ count: 24, seed: 3 });
+    const shuffled = synthetic_motion({ count: 24, seed: 3, shuffleFrames: true });
+    let moved = 0;
+    for (let i = 0; i < 24; i++) {
+      const a = plain.get(i);
+      const b = shuffled.get(i);
+      expect(b.label).toBe(a.label);
+      const frames = (clip: Float32Array) => Array.from({ length: 8 }, (_, t) => Buffer.from(clip.slice(t * frame, (t + 1) * frame).buffer).toString("base64"));
+      expect([...frames(b.clip)].sort()).toEqual([...frames(a.clip)].sort());
+      if (frames(b.clip).join() !== frames(a.clip).join()) moved++;
+      expect(Buffer.from(shuffled.get(i).clip.buffer).equals(Buffer.from(b.clip.buffer))).toBe(true);
+    }
+    expect(moved).toBeGreaterThan(20);
+    const classes = 12;
+    const train = [...synthetic_motion({ classes, count: 720, seed: 1, shuffleFrames: true })];
+    const val = [...synthetic_motion({ classes, count: 360, seed: 1, split: "val", shuffleFrames: true })];
+    const accuracy = nearestCentroidAccuracy(
+      train.map((x) => ({ features: differenceMotion(x.clip, 8, 32), label: x.label })),
+      val.map((x) => ({ features: differenceMotion(x.clip, 8, 32), label: x.label })),
+      classes,
+    );
+    // Shuffled frames still show the motion's axis (horizontal or vertical), so an order-blind model can
+    // tell which 6 of the 12 classes a clip belongs to and no more: 1/6, not 1/12.
+    expect(accuracy).toBeLessThan(1 / 6 + 0.06);
+  });
+
   it("generates a batch of 8 clips of 8x32x32 in a few milliseconds", () => {
     const data = synthetic_motion({ count: 64 });
     data.get(0); // warm up the JIT
