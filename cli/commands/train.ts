@@ -31,6 +31,7 @@ interface TrainFlags extends ModelFlags {
   stopAt?: string;
   engine?: string;
   tokenizer: string;
+  shuffleFrames?: boolean;
 }
 
 function positiveInt(flag: string, value: string | undefined): number | undefined {
@@ -69,6 +70,7 @@ export function registerTrain(program: Command): void {
     .option("--eval-clips <n>", "held-out clips per evaluation", "128")
     .option("--stop-at <step>", "stop after this many steps, keeping the schedule of the full run (continue with --resume)")
     .option("--engine <kind>", `step engine: ${ENGINE_KINDS.join(" or ")} (default: gpu when available, else cpu)`)
+    .option("--shuffle-frames", "synthetic data with every clip's frames in a random order: the control run, which should stay near chance")
     .option("--tokenizer <spec>", "captions to token ids: byte (no download) or clip:PATH (CLIP's bpe_simple_vocab_16e6.txt.gz; needs text_vocab=49408)", "byte")
     .action(async (file: string, flags: TrainFlags) => {
       assertReadable(file);
@@ -109,6 +111,7 @@ export function registerTrain(program: Command): void {
           saveEvery: positiveInt("--save-every", flags.saveEvery),
           logEvery: positiveInt("--log-every", flags.logEvery),
           evalClips: positiveInt("--eval-clips", flags.evalClips),
+          shuffleFrames: flags.shuffleFrames === true,
           stopAt: positiveInt("--stop-at", flags.stopAt),
           engine,
           tokenizer,

@@ -33,6 +33,8 @@ export interface DataOptions {
   readonly data?: string;
   /** Held-out clips used per evaluation. */
   readonly evalClips: number;
+  /** Shuffle every synthetic clip's frames whatever the data line says (`ivc train --shuffle-frames`). */
+  readonly shuffleFrames?: boolean;
 }
 
 /** A view of some samples of a dataset, in the given order. */
@@ -85,7 +87,7 @@ function syntheticData(call: CallSpec, opts: DataOptions): StageData {
     seed: intArg(call, "seed", 0),
     noise: typeof call.args.noise === "number" ? call.args.noise : undefined,
     distractors: call.args.distractors === undefined ? undefined : intArg(call, "distractors"),
-    shuffleFrames: boolArg(call, "shuffle_frames"),
+    shuffleFrames: boolArg(call, "shuffle_frames") || opts.shuffleFrames === true,
   };
   try {
     const train = new SyntheticMotionDataset({ ...common, split: "train", count: intArg(call, "count", 1024) });
@@ -138,6 +140,9 @@ function videoData(dataPath: string, frames: number, size: number, opts: DataOpt
 /** The stage's data, or `opts.data` when it names a path. */
 export function stageData(call: CallSpec | undefined, opts: DataOptions): StageData {
   if (!call) throw new UserError("this stage has no `data` line", "add e.g. `data synthetic_motion(frames = cfg.frames, size = cfg.size)`");
+  if (opts.shuffleFrames && ((opts.data && opts.data !== "synthetic") || call.name !== "synthetic_motion")) {
+    throw new UserError("--shuffle-frames applies to the synthetic motion data only", "drop --shuffle-frames, or train on the stage's synthetic_motion data");
+  }
   if (opts.data && opts.data !== "synthetic") return videoData(opts.data, intArg(call, "frames"), intArg(call, "size"), opts);
   if (call.name === "synthetic_motion") return syntheticData(call, opts);
   if (call.name === "videos") {

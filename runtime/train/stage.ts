@@ -23,6 +23,8 @@ import { learningRate, scheduleFromCall } from "./schedule.ts";
 
 export interface StageOptions {
   readonly data?: string;
+  /** Synthetic data only: every clip's frames in a random order (the temporal-order control). */
+  readonly shuffleFrames?: boolean;
   readonly steps?: number;
   readonly epochs?: number;
   readonly batch?: number;
@@ -91,7 +93,7 @@ export async function trainStage(stage: CompiledStage, opts: StageOptions, outDi
   const saved = resumeState(checkpointFile, stage, opts, previous === undefined);
   const seed = saved?.meta.seed ?? opts.seed ?? 0;
   const batch = saved?.meta.batch ?? opts.batch ?? stage.settings.batch ?? 8;
-  const data = stageData(stage.spec.data, { data: opts.data, evalClips: opts.evalClips });
+  const data = stageData(stage.spec.data, { data: opts.data, evalClips: opts.evalClips, shuffleFrames: opts.shuffleFrames ?? false });
   if (opts.tokenizer) assertVocabularyFits(opts.tokenizer, stage.params);
   const loader = new ClipLoader(data.train, { batchSize: batch, seed, shuffle: true });
   const perEpoch = loader.batchesPerEpoch();

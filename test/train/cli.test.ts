@@ -47,6 +47,16 @@ describe("ivc train", () => {
     expect(fs.existsSync(path.join(out, "checkpoint.safetensors"))).toBe(true);
   });
 
+  it("--shuffle-frames trains on clips with their frames in random order, synthetic data only", () => {
+    const out = path.join(tempDir(), "run");
+    const r = ivc("train", "models/uniformerv2.ivm", ...tinySet, "--engine", "cpu", "--steps", "1", "--batch", "2", "--eval-clips", "2", "--shuffle-frames", "--out", out);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain("frames shuffled");
+    const bad = ivc("train", "models/uniformerv2.ivm", ...tinySet, "--engine", "cpu", "--shuffle-frames", "--data", "test/train/fixtures", "--out", path.join(tempDir(), "run"));
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain("--shuffle-frames applies to the synthetic motion data only");
+  });
+
   it("explains bad requests without a stack trace", () => {
     const out = path.join(tempDir(), "run");
     const engine = ivc("train", "models/uniformerv2.ivm", "--engine", "tpu", "--out", out);
