@@ -64,7 +64,7 @@ export function registerTrain(program: Command): void {
     .option("--init <checkpoint>", "start from these weights, matched by parameter path (safetensors or PyTorch)")
     .option("--resume", "continue the run in --out from its checkpoint.safetensors, bit-identically")
     .option("--seed <n>", "seed for initialisation, data order and dropout (default 0)")
-    .option("--eval-every <n>", "held-out evaluation every N steps (and at the end)", "50")
+    .option("--eval-every <n>", "held-out evaluation every N steps and at the end (default: the stage's `eval_every`, else 50)")
     .option("--save-every <n>", "checkpoint every N steps (and at the end)", "100")
     .option("--log-every <n>", "a metrics row every N steps", "10")
     .option("--eval-clips <n>", "held-out clips per evaluation", "128")

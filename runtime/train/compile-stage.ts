@@ -22,6 +22,8 @@ export interface StageSettings {
   readonly batch?: number;
   readonly clipGradNorm: number;
   readonly ema?: number;
+  /** Held-out evaluation every N steps (`eval_every N`); --eval-every overrides it. */
+  readonly evalEvery?: number;
   /** Settings the runtime does not know, reported as warnings. */
   readonly unknown: readonly string[];
 }
@@ -85,13 +87,14 @@ function readSettings(spec: StageSpec): StageSettings {
   if (typeof clip !== "number" || !(clip >= 0)) throw new UserError(`${where}: \`clip_grad_norm\` must be a non-negative number, got ${JSON.stringify(clip)}`);
   const ema = s.ema;
   if (ema !== undefined && (typeof ema !== "number" || !(ema > 0 && ema < 1))) throw new UserError(`${where}: \`ema\` must be a decay in (0, 1), got ${JSON.stringify(ema)}`);
-  const known = ["steps", "epochs", "batch", "clip_grad_norm", "ema"];
+  const known = ["steps", "epochs", "batch", "clip_grad_norm", "ema", "eval_every"];
   return {
     steps: positiveInt("steps"),
     epochs: positiveInt("epochs"),
     batch: positiveInt("batch"),
     clipGradNorm: clip,
     ema: ema as number | undefined,
+    evalEvery: positiveInt("eval_every"),
     unknown: Object.keys(s).filter((k) => !known.includes(k)),
   };
 }

@@ -52,7 +52,7 @@ export function writeRunJson(run: RunDescription, state: Record<string, unknown>
     ema: stage.settings.ema ?? null,
     data: run.data,
     data_call: stage.spec.data ? { name: stage.spec.data.name, args: stage.spec.data.args } : null,
-    eval_every: opts.evalEvery,
+    eval_every: opts.evalEvery ?? stage.settings.evalEvery ?? 50,
     save_every: opts.saveEvery,
     init: opts.init ?? null,
     engine: run.engine,

@@ -32,7 +32,7 @@ export async function runTraining(opts: TrainOptions): Promise<TrainSummary> {
   const progress = new Progress(opts.output);
   const stageOpts: StageOptions = {
     ...opts,
-    evalEvery: opts.evalEvery ?? 50,
+    evalEvery: opts.evalEvery,
     saveEvery: opts.saveEvery ?? 100,
     logEvery: opts.logEvery ?? 10,
     evalClips: opts.evalClips ?? 128,

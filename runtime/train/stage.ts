@@ -32,7 +32,8 @@ export interface StageOptions {
   readonly seed?: number;
   readonly init?: string;
   readonly resume: boolean;
-  readonly evalEvery: number;
+  /** Undefined: the stage's `eval_every`, else 50. */
+  readonly evalEvery?: number;
   readonly saveEvery: number;
   readonly logEvery: number;
   readonly evalClips: number;
@@ -93,6 +94,7 @@ export async function trainStage(stage: CompiledStage, opts: StageOptions, outDi
   const saved = resumeState(checkpointFile, stage, opts, previous === undefined);
   const seed = saved?.meta.seed ?? opts.seed ?? 0;
   const batch = saved?.meta.batch ?? opts.batch ?? stage.settings.batch ?? 8;
+  const evalEvery = opts.evalEvery ?? stage.settings.evalEvery ?? 50;
   const data = stageData(stage.spec.data, { data: opts.data, evalClips: opts.evalClips, shuffleFrames: opts.shuffleFrames ?? false });
   if (opts.tokenizer) assertVocabularyFits(opts.tokenizer, stage.params);
   const loader = new ClipLoader(data.train, { batchSize: batch, seed, shuffle: true });
@@ -206,7 +208,7 @@ export async function trainStage(stage: CompiledStage, opts: StageOptions, outDi
         const lr = learningRate(schedule, optimizer.lr, step, total);
         await engine.step(engineBatch(b, inputs, stage.classes, opts.tokenizer), { step, lr, seed: stepSeed(seed, step) });
         step++;
-        const evalNow = step % opts.evalEvery === 0 || step === total;
+        const evalNow = step % evalEvery === 0 || step === total;
         const saveNow = step % opts.saveEvery === 0 || step === stopAt;
         const interrupted = opts.signal?.aborted === true;
         const logNow = step % opts.logEvery === 0 || step === stopAt || evalNow || interrupted;

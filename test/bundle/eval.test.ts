@@ -9,7 +9,8 @@ import { writeSafetensors, type TensorToWrite } from "../../runtime/io/safetenso
 import { randomArray } from "../backend/gpu-helpers.ts";
 import { ivc, relError, REPO, runNode, workDir, writeF32 } from "./helpers.ts";
 
-const SET = ["width=16", "layers=2", "heads=2", "global_layers=1", "size=16", "patch=8", "frames=4"];
+// The Kinetics variant (the tiny preset itself is SSv2-style: LMHRA, temporal stride 2).
+const SET = ["width=16", "layers=2", "heads=2", "global_layers=1", "size=16", "patch=8", "frames=4", "lmhra=false", "temporal_downsample=false"];
 const setFlags = SET.flatMap((s) => ["--set", s]);
 
 let work: ReturnType<typeof workDir>;

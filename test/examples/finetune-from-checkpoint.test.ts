@@ -14,7 +14,7 @@ describe.skipIf(skip !== undefined)("examples/finetune-from-checkpoint", () => {
     const [dir, label] = train[0]!.split(" ");
     expect(Number(label)).toBeGreaterThanOrEqual(0);
     expect(readdirSync(join(r.out, "data", dir!)).filter((f) => f.endsWith(".png"))).toHaveLength(8);
-    expect(r.stdout).toMatch(/--init \S+pretrain\/checkpoint\.safetensors: loaded 91 tensors/);
+    expect(r.stdout).toMatch(/--init \S+pretrain\/checkpoint\.safetensors: loaded 131 tensors/);
     expect(r.stdout).toContain("data videos");
     expect(existsSync(join(r.out, "finetune", "checkpoint.safetensors"))).toBe(true);
     expect(r.stdout).toMatch(/UniFormerV2 on cpu: output \[1, 4\]\nclip 0:\s+\d/);

@@ -7,7 +7,7 @@ import type { EngineSetup, TrainEngine } from "../../runtime/train/engine.ts";
 import { layerLrScales, optimizerFromCall } from "../../runtime/train/optim.ts";
 import { maxError, randomArray } from "../backend/gpu-helpers.ts";
 
-const SET = ["width=16", "layers=2", "heads=2", "global_layers=1", "size=16", "patch=8", "frames=4", "lmhra=true", "classes=4"];
+const SET = ["width=16", "layers=2", "heads=2", "global_layers=1", "size=16", "patch=8", "frames=4", "lmhra=true", "temporal_downsample=false", "classes=4"];
 
 function setup(clip: number, ema?: number, sgd = false): EngineSetup {
   const stage = compileStage({ file: "models/uniformerv2.ivm", preset: "tiny", set: SET }, "finetune", defaultDiagnosticsSink);

@@ -85,7 +85,8 @@ describe("ivc graph", () => {
     expect(svg).toContain(">backbone  UniFormerV2Backbone<");
     expect(svg).toContain("<title>backbone.transformer: UniFormerV2Transformer</title>");
     expect(svg).toContain(">B×3×8×32×32<");
-    expect(svg).toContain(">8·B×17×64<");
+    // The tiny preset embeds with temporal stride 2: 8 frames become 4 token sets.
+    expect(svg).toContain(">4·B×17×64<");
     expect(svg).toMatch(/data-path="backbone.conv1" data-kind="module" data-frozen="true"/);
     expect(svg).toMatch(/data-path="backbone.transformer.resblocks" data-kind="list" data-frozen="true"/);
     expect(svg).toMatch(/data-path="backbone.transformer.dec" data-kind="list" data-frozen="false"/);

@@ -42,9 +42,13 @@ describe("ivc train", () => {
 
   it("uses no preset for a file without a `tiny` one", () => {
     const out = path.join(tempDir(), "run");
-    const r = ivc("train", "test/train/fixtures/two-stage.ivm", "--engine", "cpu", "--stage", "probe", "--steps", "2", "--eval-clips", "4", "--out", out);
+    const r = ivc("train", "test/train/fixtures/two-stage.ivm", "--engine", "cpu", "--stage", "probe", "--steps", "4", "--log-every", "1", "--eval-clips", "4", "--out", out);
     expect(r.status, r.stderr).toBe(0);
     expect(fs.existsSync(path.join(out, "checkpoint.safetensors"))).toBe(true);
+    // The stage's `eval_every 2` applies when --eval-every is not given.
+    const rows = fs.readFileSync(path.join(out, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    expect(rows.filter((row: { eval_loss?: number }) => row.eval_loss !== undefined).map((row: { step: number }) => row.step)).toEqual([2, 4]);
+    expect(JSON.parse(fs.readFileSync(path.join(out, "run.json"), "utf8")).eval_every).toBe(2);
   });
 
   it("--shuffle-frames trains on clips with their frames in random order, synthetic data only", () => {

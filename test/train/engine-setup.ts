@@ -7,7 +7,8 @@ import type { EngineBatch, EngineSetup } from "../../runtime/train/engine.ts";
 import { optimizerFromCall } from "../../runtime/train/optim.ts";
 
 /** 2 layers of width 16 on 4 frames of 16x16, 4 classes: ~14k parameters, a few dozen steps per second. */
-export const TINY_SET = ["width=16", "layers=2", "heads=2", "global_layers=1", "size=16", "frames=4", "classes=4"];
+// The Kinetics variant at toy size (the tiny preset itself is SSv2-style: LMHRA, temporal stride 2).
+export const TINY_SET = ["width=16", "layers=2", "heads=2", "global_layers=1", "size=16", "frames=4", "classes=4", "lmhra=false", "temporal_downsample=false"];
 
 /** A frozen-backbone UniFormerV2 with LMHRA: frozen parameters, BatchNorm running stats, dropout, clipping, EMA. */
 export function contractSetup(): { setup: EngineSetup; batches: EngineBatch[] } {

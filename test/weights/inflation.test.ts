@@ -10,7 +10,7 @@ import { caseTensors, parityCase, rekey } from "./helpers.ts";
 // Fact sheet 1.4: a centre-inflated 3-tap patch embedding with temporal stride 2 is the 2-D
 // embedding of frames 0, 2, 4, ... So UniFormerV2 with temporal downsampling on 8 frames, loaded
 // from a CLIP tower, must equal the 1-tap model on the 4 even frames with the same weights.
-const BASE = ["size=16", "patch=4", "width=16", "layers=3", "heads=2", "global_layers=2"];
+const BASE = ["size=16", "patch=4", "width=16", "layers=3", "heads=2", "global_layers=2", "lmhra=false", "temporal_downsample=false"];
 
 function clipTower(): Map<string, LoadedTensor> {
   const clip = rekey(caseTensors("uniformerv2_k400_tiny"), (k) =>
