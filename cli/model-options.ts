@@ -20,6 +20,13 @@ export function modelOptions(cmd: Command): Command {
     .option("--model <name>", "which model of the file, when it declares several");
 }
 
+/** A flag's value as a positive integer, or a usage error naming the flag. */
+export function positiveInt(flag: string, text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive integer, got '${text}'`);
+  return n;
+}
+
 export function assertReadable(path: string): void {
   let isFile = false;
   try {

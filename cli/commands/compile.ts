@@ -9,7 +9,7 @@ import { checkTarget } from "../../compiler/bundle/write.ts";
 import { type AdapterProfile, LAVAPIPE_PROFILE, profileFor } from "../../compiler/codegen/kernel.ts";
 import { NoAdapterError, requestGpu } from "../../runtime/gpu.ts";
 import { UsageError } from "../errors.ts";
-import { assertReadable, failOnDiagnostics, modelOptions, type ModelFlags } from "../model-options.ts";
+import { assertReadable, failOnDiagnostics, modelOptions, type ModelFlags, positiveInt } from "../model-options.ts";
 
 interface CompileFlags extends ModelFlags {
   output?: string;
@@ -36,10 +36,7 @@ async function adapterProfile(): Promise<{ profile: AdapterProfile; name: string
 }
 
 function parseBatch(text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--batch must be a positive integer, got '${text}'`);
-  return n;
+  return text === undefined ? undefined : positiveInt("--batch", text);
 }
 
 function kib(bytes: number): string {

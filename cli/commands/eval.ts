@@ -15,7 +15,7 @@ import { stageData } from "../../runtime/train/data.ts";
 import { STATE_PREFIXES } from "../../runtime/train/optim.ts";
 import { combine, describeLoad, mapFile } from "../../runtime/weights/load.ts";
 import { UsageError } from "../errors.ts";
-import { assertReadable, failOnDiagnostics, modelOptions, type ModelFlags } from "../model-options.ts";
+import { assertReadable, failOnDiagnostics, modelOptions, type ModelFlags, positiveInt } from "../model-options.ts";
 
 interface EvalFlags extends ModelFlags {
   weights: string[];
@@ -28,12 +28,6 @@ interface EvalFlags extends ModelFlags {
 }
 
 const collect = (v: string, acc: string[]) => [...acc, ...v.split(",").filter(Boolean)];
-
-function positiveInt(flag: string, v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive integer, got \`${v}\``);
-  return n;
-}
 
 export function registerEval(program: Command): void {
   modelOptions(

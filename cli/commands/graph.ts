@@ -11,7 +11,7 @@ import type { Command } from "commander";
 import { graphSvg } from "../../compiler/graph/index.ts";
 import { compileModel } from "../../compiler/pipeline.ts";
 import { UsageError } from "../errors.ts";
-import { assertReadable, failOnDiagnostics, modelOptions, type ModelFlags } from "../model-options.ts";
+import { assertReadable, failOnDiagnostics, modelOptions, type ModelFlags, positiveInt } from "../model-options.ts";
 
 interface GraphFlags extends ModelFlags {
   output?: string;
@@ -19,12 +19,6 @@ interface GraphFlags extends ModelFlags {
   kernels?: boolean;
   batch: string;
   lr?: boolean;
-}
-
-function positiveInt(flag: string, text: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive integer, got '${text}'`);
-  return n;
 }
 
 export function registerGraph(program: Command): void {

@@ -12,7 +12,7 @@ import { defaultPreset } from "../../runtime/train/compile-stage.ts";
 import { runTraining } from "../../runtime/train/run.ts";
 import { loadTokenizer } from "../../runtime/text/tokenizer.ts";
 import { UsageError } from "../errors.ts";
-import { assertReadable, failOnDiagnostics, modelOptions, type ModelFlags } from "../model-options.ts";
+import { assertReadable, failOnDiagnostics, modelOptions, type ModelFlags, positiveInt } from "../model-options.ts";
 
 interface TrainFlags extends ModelFlags {
   data: string;
@@ -34,11 +34,8 @@ interface TrainFlags extends ModelFlags {
   shuffleFrames?: boolean;
 }
 
-function positiveInt(flag: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} needs a positive integer, got \`${value}\``);
-  return n;
+function optionalPositiveInt(flag: string, value: string | undefined): number | undefined {
+  return value === undefined ? undefined : positiveInt(flag, value);
 }
 
 function nonNegativeInt(flag: string, value: string | undefined): number | undefined {
@@ -99,20 +96,20 @@ export function registerTrain(program: Command): void {
           model: flags.model,
           stage: flags.stage,
           data: flags.data,
-          steps: positiveInt("--steps", flags.steps),
-          epochs: positiveInt("--epochs", flags.epochs),
-          batch: positiveInt("--batch", flags.batch),
+          steps: optionalPositiveInt("--steps", flags.steps),
+          epochs: optionalPositiveInt("--epochs", flags.epochs),
+          batch: optionalPositiveInt("--batch", flags.batch),
           lr,
           out: flags.out,
           init: flags.init,
           resume: flags.resume === true,
           seed: nonNegativeInt("--seed", flags.seed),
-          evalEvery: positiveInt("--eval-every", flags.evalEvery),
-          saveEvery: positiveInt("--save-every", flags.saveEvery),
-          logEvery: positiveInt("--log-every", flags.logEvery),
-          evalClips: positiveInt("--eval-clips", flags.evalClips),
+          evalEvery: optionalPositiveInt("--eval-every", flags.evalEvery),
+          saveEvery: optionalPositiveInt("--save-every", flags.saveEvery),
+          logEvery: optionalPositiveInt("--log-every", flags.logEvery),
+          evalClips: optionalPositiveInt("--eval-clips", flags.evalClips),
           shuffleFrames: flags.shuffleFrames === true,
-          stopAt: positiveInt("--stop-at", flags.stopAt),
+          stopAt: optionalPositiveInt("--stop-at", flags.stopAt),
           engine,
           tokenizer,
           signal: interrupt.signal,
