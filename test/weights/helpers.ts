@@ -53,6 +53,8 @@ export const INTERNVIDEO_SET = [
   "mml.layers=3",
   "mml.heads=2",
   "mml.global_layers=2",
+  // The published 1xPxP embedding, as in the uniformerv2_k400_tiny fixture (the tiny preset uses 3xPxP).
+  "mml.temporal_downsample=false",
 ];
 
 export function internVideoParams(): readonly ParamInfo[] {
