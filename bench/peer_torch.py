@@ -6,6 +6,9 @@ The same workloads as the ivc side, same shapes, f32, random weights:
   elementwise_4m                x * sigmoid(1.702 x) * y over 4M values
   vit_block_step                pre-LN block (dim 256, 4 heads, MLP x4, exact GELU) on [2, 392, 256],
                                 loss mean(y^2), backward, AdamW step
+  uniformerv2_tiny_step         the `tiny` preset of models/uniformerv2.ivm (scripts/fixtures/uniformerv2_ref.py:
+                                LMHRA, temporal-stride-2 embedding, width 64) on 8 clips of 8x32x32, stage
+                                finetune's recipe: label smoothing 0.1, clipping at 20, AdamW (no decay on 1-D)
   uniformerv2_k400_b16_forward  UniFormerV2-B/16 K400 forward on one 8x224 clip: CLIP ViT-B/16 per frame,
                                 DPE + cross-attention global blocks on the last 4 layers, fusion, head
 Prints one JSON object per line: {"workload", "median", "min", "max", "unit": "ms", "runs", "name"}.
@@ -15,6 +18,7 @@ import json
 import statistics
 import sys
 import time
+from pathlib import Path
 
 import torch
 import torch.nn as nn
@@ -145,6 +149,26 @@ def workloads(dev):
 
         return step
 
+    def tiny_step():
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts" / "fixtures"))
+        from uniformerv2_ref import build
+
+        model = build(frames=8, size=32, patch=8, width=64, layers=4, heads=4, global_layers=2, classes=10,
+                      lmhra=True, temporal_downsample=True, mlp_dropout=0.1, dropout=0.1).to(dev).train()
+        decay = [p for n, p in model.named_parameters() if p.ndim > 1 and not n.endswith(".bias")]
+        rest = [p for n, p in model.named_parameters() if not (p.ndim > 1 and not n.endswith(".bias"))]
+        opt = torch.optim.AdamW([dict(params=decay, weight_decay=0.05), dict(params=rest, weight_decay=0.0)], lr=1e-3)
+        clip = torch.rand(8, 3, 8, 32, 32, device=dev)
+        label = torch.randint(0, 10, (8,), device=dev)
+
+        def step():
+            opt.zero_grad(set_to_none=True)
+            F.cross_entropy(model((clip - 0.45) / 0.225), label, label_smoothing=0.1).backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 20.0)
+            opt.step()
+
+        return step
+
     def b16_forward():
         model = UniFormerV2B16().to(dev).eval()
         clip = torch.rand(1, 3, 8, 224, 224, device=dev)
@@ -159,6 +183,7 @@ def workloads(dev):
         "matmul_1024": matmul,
         "elementwise_4m": elementwise,
         "vit_block_step": vit_step,
+        "uniformerv2_tiny_step": tiny_step,
         "uniformerv2_k400_b16_forward": b16_forward,
     }
 

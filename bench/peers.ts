@@ -11,7 +11,7 @@ import { repoPath } from "./common.ts";
 export const PYTHON = process.env.IVC_PEER_PYTHON || "/usr/bin/python3";
 const PEER_DEVICE = process.env.IVC_PEER_DEVICE || "cpu";
 /** The workloads peer_torch.py implements. */
-export const TORCH_WORKLOADS = ["matmul_1024", "elementwise_4m", "vit_block_step", "uniformerv2_k400_b16_forward"];
+export const TORCH_WORKLOADS = ["matmul_1024", "elementwise_4m", "vit_block_step", "uniformerv2_tiny_step", "uniformerv2_k400_b16_forward"];
 
 export type PeerOutcome = { readonly ok: true; readonly figure: Omit<PeerFigure, "ratio"> } | { readonly ok: false; readonly reason: string };
 
