@@ -47,7 +47,7 @@ function bytes(n: Node): number {
 
 /** Stats for every step of `program`, which `buildProgram` made from `graph` (dims bound). */
 export function programStats(graph: Graph, program: Program): KernelStats[] {
-  const plan = planFusion(graph);
+  const plan = planFusion(graph, program.fusion);
   if (plan.kernels.length !== program.steps.length) {
     throw new Error(`internal: fusion plan has ${plan.kernels.length} kernels, the program ${program.steps.length} steps`);
   }

@@ -15,17 +15,35 @@ export interface AdapterProfile {
   /** `subgroupBroadcast`/`subgroupAdd` are available (the device was created with "subgroups"). */
   readonly subgroups: boolean;
   readonly subgroupSize: number;
+  /**
+   * Storage buffers one kernel may bind (the device's maxStorageBuffersPerShaderStage): how far
+   * kernels may be merged. Absent: 8, the WebGPU minimum.
+   */
+  readonly maxStorageBuffers?: number;
 }
 
-export const LAVAPIPE_PROFILE: AdapterProfile = { software: true, subgroups: true, subgroupSize: 8 };
+export const LAVAPIPE_PROFILE: AdapterProfile = { software: true, subgroups: true, subgroupSize: 8, maxStorageBuffers: 16 };
 export const DISCRETE_PROFILE: AdapterProfile = { software: false, subgroups: false, subgroupSize: 32 };
 
+/** The WebGPU minimum of maxStorageBuffersPerShaderStage: what every adapter allows. */
+export const MIN_STORAGE_BUFFERS = 8;
+
 /** Builds a profile from the features the device was actually created with. */
-export function profileFor(info: { isSoftware: boolean; subgroupMinSize: number; subgroupMaxSize?: number }, deviceFeatures: ReadonlySet<string>): AdapterProfile {
+export function profileFor(
+  info: { isSoftware: boolean; subgroupMinSize: number; subgroupMaxSize?: number; limits?: Readonly<Record<string, number>> },
+  deviceFeatures: ReadonlySet<string>,
+): AdapterProfile {
   const subgroups = deviceFeatures.has("subgroups") && info.subgroupMinSize > 0;
   // A size that varies between pipelines (AMD: 32 or 64) is not one a generator may assume: 0.
   const fixed = info.subgroupMaxSize === undefined || info.subgroupMaxSize === info.subgroupMinSize;
-  return { software: info.isSoftware, subgroups, subgroupSize: subgroups && fixed ? info.subgroupMinSize : 0 };
+  // requestGpu asks the device for the adapter's own limit, so the adapter's figure holds.
+  const storage = info.limits?.maxStorageBuffersPerShaderStage;
+  return {
+    software: info.isSoftware,
+    subgroups,
+    subgroupSize: subgroups && fixed ? info.subgroupMinSize : 0,
+    ...(storage !== undefined && Number.isFinite(storage) && storage >= MIN_STORAGE_BUFFERS ? { maxStorageBuffers: storage } : {}),
+  };
 }
 
 /** `vec4*` bind a tensor as `array<vec4<...>>` for 16-byte loads. */

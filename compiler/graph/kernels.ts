@@ -8,7 +8,9 @@
 import type { ModuleSummary } from "../elaborate/index.ts";
 import type { Graph, Node, ValueId } from "../ir/types.ts";
 import { bindDims, symbolsOf } from "../schedule/bind.ts";
-import { planFusion } from "../schedule/plan.ts";
+import { type FusionOptions, planFusion } from "../schedule/plan.ts";
+import { fusionOptionsFor } from "../schedule/program.ts";
+import { LAVAPIPE_PROFILE } from "../codegen/kernel.ts";
 import { type Box, FlowSet, inputId, ioBoxes, isLeafValue, type ModelPicture, ModuleTree, outputId, type PictureOptions, shapeLabel } from "./model-graph.ts";
 
 const VIEWS = new Set(["reshape", "permute", "slice", "broadcast", "const", "iota"]);
@@ -32,12 +34,13 @@ export interface KernelGroup {
 /**
  * The fusion plan of `graph` as kernel groups, in dispatch order. Symbolic dims are bound to `batch`
  * first, as `ivc compile` does, because fusion decisions (strided matmul operands) need sizes; the
- * bound graph keeps node ids, so the groups index the unbound graph too.
+ * bound graph keeps node ids, so the groups index the unbound graph too. Drawn without opening a
+ * device, so with the profile `ivc compile` falls back to (lavapipe's binding limit) unless told.
  */
-export function kernelGroups(graph: Graph, batch = 1): KernelGroup[] {
+export function kernelGroups(graph: Graph, batch = 1, fusion: FusionOptions = fusionOptionsFor(LAVAPIPE_PROFILE)): KernelGroup[] {
   const dims: Record<string, number> = {};
   for (const s of symbolsOf(graph)) dims[s] = batch;
-  const plan = planFusion(bindDims(graph, dims));
+  const plan = planFusion(bindDims(graph, dims), fusion);
   const byId = new Map(graph.nodes.map((n) => [n.id, n]));
   return plan.kernels.map((k, index) => {
     const writes = [...k.outputs];

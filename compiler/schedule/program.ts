@@ -8,7 +8,7 @@ import { conv3dKernel, type GroupContext, type GroupKernel, pointwiseKernel, sca
 import { rowKernel } from "../codegen/fused/row.ts";
 import { attentionKernel, isAttentionOp } from "../codegen/fused/attention-group.ts";
 import { matmulKernel, matmulOperands } from "../codegen/fused/matmul-group.ts";
-import type { AdapterProfile, Kernel } from "../codegen/kernel.ts";
+import { type AdapterProfile, type Kernel, MIN_STORAGE_BUFFERS } from "../codegen/kernel.ts";
 import type { DType, Graph, Node, ValueId } from "../ir/types.ts";
 import { planBuffers, type BufferAssignment } from "./memory.ts";
 import { type FusionOptions, planFusion } from "./plan.ts";
@@ -39,6 +39,13 @@ export interface Program {
   readonly steps: readonly ProgramStep[];
   /** Bytes of all buffers: what the plan needs on the device. */
   readonly peakBytes: number;
+  /** The fusion options the plan was made with (the adapter's binding limit among them). */
+  readonly fusion: FusionOptions;
+}
+
+/** The fusion options an adapter allows: kernels merge up to its storage-buffer limit. */
+export function fusionOptionsFor(profile: AdapterProfile, opts: FusionOptions = {}): FusionOptions {
+  return { maxStorageBuffers: profile.maxStorageBuffers ?? MIN_STORAGE_BUFFERS, ...opts };
 }
 
 function shapeOf(n: Node): number[] {
@@ -51,7 +58,8 @@ function kernelName(n: Node, index: number, kind: string): string {
 }
 
 export function buildProgram(graph: Graph, profile: AdapterProfile, opts: FusionOptions = {}): Program {
-  const plan = planFusion(graph, opts);
+  const fusion = fusionOptionsFor(profile, opts);
+  const plan = planFusion(graph, fusion);
   const byId = new Map(graph.nodes.map((n) => [n.id, n]));
   const ctx: GroupContext = {
     byId,
@@ -131,5 +139,6 @@ export function buildProgram(graph: Graph, profile: AdapterProfile, opts: Fusion
       reads: s.reads,
     })),
     peakBytes: assignment.buffers.reduce((a, b) => a + b.bytes, 0),
+    fusion,
   };
 }

@@ -4,6 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { profileFor, type AdapterProfile } from "../../compiler/codegen/kernel.ts";
 import { rowProgram, type RowProgram } from "../../compiler/codegen/row-program.ts";
+import { fusionOptionsFor } from "../../compiler/schedule/program.ts";
 
 const rowSum: RowProgram = {
   name: "row_sum",
@@ -45,5 +46,13 @@ describe("row programs and the subgroup size", () => {
     expect(profileFor({ isSoftware: false, subgroupMinSize: 32, subgroupMaxSize: 32 }, features).subgroupSize).toBe(32);
     expect(profileFor({ isSoftware: false, subgroupMinSize: 32, subgroupMaxSize: 64 }, features).subgroupSize).toBe(0);
     expect(profileFor({ isSoftware: true, subgroupMinSize: 8, subgroupMaxSize: 8 }, new Set<string>()).subgroups).toBe(false);
+  });
+
+  it("profileFor carries the adapter's storage-buffer limit, which sets how far kernels merge", () => {
+    const limits = { maxStorageBuffersPerShaderStage: 16 };
+    expect(profileFor({ isSoftware: true, subgroupMinSize: 8, limits }, new Set()).maxStorageBuffers).toBe(16);
+    expect(profileFor({ isSoftware: true, subgroupMinSize: 8 }, new Set()).maxStorageBuffers).toBeUndefined();
+    expect(fusionOptionsFor({ software: false, subgroups: false, subgroupSize: 0 }).maxStorageBuffers).toBe(8);
+    expect(fusionOptionsFor({ software: true, subgroups: true, subgroupSize: 8, maxStorageBuffers: 16 }).maxStorageBuffers).toBe(16);
   });
 });
