@@ -11,6 +11,7 @@
  */
 import type { GraphBuilder } from "../ir/builder.ts";
 import type { AttentionAttrs, AttentionOp, Dim, Op, ValueId } from "../ir/types.ts";
+import { headsLastPerm } from "../ir/shape-rules.ts";
 import type { VjpContext } from "./vjp-rules.ts";
 
 type AttentionNodeOp = Extract<Op, { kind: AttentionOp }>;
@@ -32,10 +33,13 @@ function width(b: GraphBuilder, x: ValueId): number {
 }
 
 export function attentionVjp(ctx: VjpContext): (ValueId | undefined)[] {
-  const { b, g, needs } = ctx;
+  const { b, needs } = ctx;
   const attrs = ctx.node.op as AttentionNodeOp;
   const [q, k, v] = ctx.x as [ValueId, ValueId, ValueId];
-  const stats = b.attentionBackward("attention_stats", [q, k, ctx.y, g], attrs);
+  // A heads-last result and its cotangent are read through the permutation back to [..., H, M, Dv].
+  const back = (x: ValueId) => (attrs.kind === "attention" && attrs.heads_last ? b.permute(x, headsLastPerm(b.shapeOf(x).length)) : x);
+  const [y, g] = [back(ctx.y), back(ctx.g)];
+  const stats = b.attentionBackward("attention_stats", [q, k, y, g], attrs);
   const dq = needs[0] ? b.attentionBackward("attention_grad_q", [q, k, v, g, stats], attrs) : undefined;
   if (!needs[1] && !needs[2]) return [dq, undefined, undefined];
   const dkv = b.attentionBackward("attention_grad_kv", [q, k, v, g, stats], attrs);

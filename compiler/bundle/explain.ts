@@ -51,7 +51,8 @@ export function programStats(graph: Graph, program: Program): KernelStats[] {
   if (plan.kernels.length !== program.steps.length) {
     throw new Error(`internal: fusion plan has ${plan.kernels.length} kernels, the program ${program.steps.length} steps`);
   }
-  const byId = new Map(graph.nodes.map((n) => [n.id, n]));
+  const byId = new Map(plan.graph.nodes.map((n) => [n.id, n]));
+  const original = new Set(graph.nodes.map((n) => n.id));
   return program.steps.map((step, i) => {
     const planned = plan.kernels[i]!;
     const nodes = new Set<ValueId>();
@@ -80,7 +81,8 @@ export function programStats(graph: Graph, program: Program): KernelStats[] {
       kind: planned.kind,
       pass: passOf(step.kernel),
       ops: arithmetic.length,
-      nodes: [...nodes].sort((a, b) => a - b),
+      // The graph's own nodes (the plan may add views, e.g. for heads-last attention).
+      nodes: [...nodes].filter((id) => original.has(id)).sort((a, b) => a - b),
       // A buffer bound several times (q, k and v sliced from one qkv) is read once.
       bytesRead: [...new Set(step.reads)].reduce((a, id) => a + bytes(byId.get(id)!), 0),
       bytesWritten: step.writes.reduce((a, id) => a + bytes(byId.get(id)!), 0),

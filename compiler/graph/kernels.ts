@@ -41,7 +41,10 @@ export function kernelGroups(graph: Graph, batch = 1, fusion: FusionOptions = fu
   const dims: Record<string, number> = {};
   for (const s of symbolsOf(graph)) dims[s] = batch;
   const plan = planFusion(bindDims(graph, dims), fusion);
-  const byId = new Map(graph.nodes.map((n) => [n.id, n]));
+  // Walked in the planned graph, which may add views (heads-last attention); only the ids the
+  // unbound graph has are reported.
+  const byId = new Map(plan.graph.nodes.map((n) => [n.id, n]));
+  const original = new Set(graph.nodes.map((n) => n.id));
   return plan.kernels.map((k, index) => {
     const writes = [...k.outputs];
     const nodes = new Set<ValueId>();
@@ -57,7 +60,8 @@ export function kernelGroups(graph: Graph, batch = 1, fusion: FusionOptions = fu
       for (const x of n.inputs) visit(x, false);
     };
     for (const w of writes) visit(w, true);
-    return { index, kind: k.kind, writes, nodes: [...nodes].sort((a, b) => a - b), reads: [...reads], params: [...params] };
+    const known = (ids: Iterable<ValueId>) => [...ids].filter((id) => original.has(id));
+    return { index, kind: k.kind, writes: known(writes), nodes: known(nodes).sort((a, b) => a - b), reads: known(reads), params: [...params] };
   });
 }
 

@@ -6,6 +6,7 @@
  * gradient checks.
  */
 import { evalShape } from "../ir/dims.ts";
+import { headsLastPerm } from "../ir/shape-rules.ts";
 import type { Graph, Node, ValueId } from "../ir/types.ts";
 import { attentionKernel } from "./attention.ts";
 import { binaryKernel, castKernel, compareKernel, unaryKernel, whereKernel } from "./elementwise.ts";
@@ -153,7 +154,12 @@ export function evalNode(node: Node, args: readonly Tensor[], shape: number[], c
       return gatherKernel(args[0]!, args[1]!, op.axis, shape, dt, precision);
     case "scatter_add":
       return scatterAddKernel(args[0]!, args[1]!, op.axis, shape, dt, precision);
-    case "attention":
+    case "attention": {
+      if (!op.heads_last) return attentionKernel(op.kind, op, args, shape, precision);
+      const perm = headsLastPerm(shape.length);
+      const headsFirst = attentionKernel(op.kind, op, args, perm.map((p) => shape[p]!), precision);
+      return permuteKernel(headsFirst, perm, shape, dt, precision);
+    }
     case "attention_stats":
     case "attention_grad_q":
     case "attention_grad_kv":

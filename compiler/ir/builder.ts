@@ -230,11 +230,11 @@ export class GraphBuilder {
     return this.add({ kind: "scatter_add", axis, shape: shape.map(canonDim) }, [src, index], origin);
   }
 
-  /** q [..., M, D], k [..., N, D], v [..., N, Dv] -> [..., M, Dv]; scale defaults to D^-0.5. */
-  attention(q: ValueId, k: ValueId, v: ValueId, attrs: Partial<AttentionAttrs> = {}, origin?: NodeOrigin): ValueId {
+  /** q [..., M, D], k [..., N, D], v [..., N, Dv] -> [..., M, Dv] (heads_last: [..., M, H, Dv]); scale defaults to D^-0.5. */
+  attention(q: ValueId, k: ValueId, v: ValueId, attrs: Partial<AttentionAttrs> & { heads_last?: boolean } = {}, origin?: NodeOrigin): ValueId {
     const d = this.shapeOf(q).at(-1);
     const scale = attrs.scale ?? (typeof d === "number" ? d ** -0.5 : NaN);
-    return this.add({ kind: "attention", scale, causal: attrs.causal ?? false }, [q, k, v], origin);
+    return this.add({ kind: "attention", scale, causal: attrs.causal ?? false, ...(attrs.heads_last ? { heads_last: true } : {}) }, [q, k, v], origin);
   }
 
   /** The companions of `attention` its gradient is built from (see types.ts). */

@@ -6,7 +6,7 @@
  */
 import type { Span } from "../../diagnostics/span.ts";
 import { canonDim, shapeEq, type Dim } from "./dims.ts";
-import { OP_ATTRS } from "./printer.ts";
+import { OP_ATTRS, OPTIONAL_ATTRS } from "./printer.ts";
 import { inferShape, isShapeError } from "./shape-rules.ts";
 import {
   BINARY_OPS,
@@ -180,7 +180,9 @@ function buildOp(name: string, attrs: Map<string, Value>, c: Cursor): Op {
     const dimList = (key === "shape" || key === "ends") && Array.isArray(v);
     op[key] = dimList ? (v as Value[]).map((d) => asDim(d, c)) : v;
   }
-  for (const key of attrs.keys()) if (!OP_ATTRS[kind].includes(key)) c.fail(`${name} has no attribute '${key}'`);
+  const optional = OPTIONAL_ATTRS[kind] ?? [];
+  for (const key of optional) if (attrs.has(key)) op[key] = attrs.get(key);
+  for (const key of attrs.keys()) if (!OP_ATTRS[kind].includes(key) && !optional.includes(key)) c.fail(`${name} has no attribute '${key}'`);
   return op as unknown as Op;
 }
 

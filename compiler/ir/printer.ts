@@ -44,6 +44,11 @@ export const OP_ATTRS: Readonly<Record<Op["kind"], readonly string[]>> = {
   attention_grad_kv: ["scale", "causal"],
 };
 
+/** Attributes printed only when set (absent means the default). */
+export const OPTIONAL_ATTRS: Readonly<Partial<Record<Op["kind"], readonly string[]>>> = {
+  attention: ["heads_last"],
+};
+
 export function opName(op: Op): string {
   if (op.kind === "unary" || op.kind === "binary" || op.kind === "compare") return op.op;
   if (op.kind === "reduce") return `reduce_${op.op}`;
@@ -99,8 +104,9 @@ function formatInput(i: InputInfo): string {
 }
 
 export function formatNode(n: Node): string {
-  const attrs = OP_ATTRS[n.op.kind]
-    .map((k) => `${k}=${formatValue((n.op as unknown as Record<string, unknown>)[k])}`)
+  const fields = n.op as unknown as Record<string, unknown>;
+  const attrs = [...OP_ATTRS[n.op.kind], ...(OPTIONAL_ATTRS[n.op.kind] ?? []).filter((k) => fields[k] !== undefined)]
+    .map((k) => `${k}=${formatValue(fields[k])}`)
     .join(", ");
   const ins = n.inputs.map((i) => `%${i}`).join(", ");
   let line = `%${n.id}: ${formatType(n.shape, n.dtype)} = ${opName(n.op)}`;

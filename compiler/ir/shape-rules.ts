@@ -360,6 +360,11 @@ function concatShape(op: Extract<Op, { kind: "concat" }>, shapes: readonly Shape
   return { shape: first.map((d, i) => (i === axis ? total : canonDim(d))), dtype: dtypes[0]! };
 }
 
+/** The permutation between an attention result's [..., H, M, Dv] and heads-last [..., M, H, Dv] layouts (its own inverse). */
+export function headsLastPerm(rank: number): number[] {
+  return [...Array(rank).keys()].map((i) => (i === rank - 3 ? rank - 2 : i === rank - 2 ? rank - 3 : i));
+}
+
 /** Operand roles of each attention op, in input order; `o` and `dO` are [..., M, Dv] like the output. */
 export const ATTENTION_OPERANDS: Record<AttentionOp, readonly ("q" | "k" | "v" | "o" | "dO" | "stats")[]> = {
   attention: ["q", "k", "v"],
@@ -403,7 +408,9 @@ function attentionShape(op: Extract<Op, { kind: AttentionOp }>, shapes: readonly
     w === undefined ? fail(`${op.kind} cannot add widths ${String(D)} and ${String(Dv)}`) : { shape: [...lead, r, w].map(canonDim), dtype: "f32" };
   switch (op.kind) {
     case "attention":
-      return result(M, Dv);
+      if (!op.heads_last) return result(M, Dv);
+      if (lead.length === 0) return fail(`attention heads_last needs a heads axis before the rows, got q ${fmt(q)}`);
+      return { shape: [...lead.slice(0, -1), M, lead[lead.length - 1]!, Dv].map(canonDim), dtype: "f32" };
     case "attention_stats":
       return result(M, 2);
     case "attention_grad_q":

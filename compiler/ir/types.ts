@@ -109,8 +109,11 @@ export type Op =
    * Scaled dot-product attention over the last two axes, softmax(q k^T * scale) v, never storing the
    * [..., M, N] scores: q [..., M, D], k [..., N, D], v [..., N, Dv] -> [..., M, Dv], leading dims
    * equal. `causal` masks key j for query i when j > i (PyTorch's `is_causal`, aligned top-left).
+   * `heads_last` lays the result out [..., M, H, Dv] (H the last leading axis): the head merge before
+   * an output projection then reads it as a plain reshape (the scheduler sets it, see
+   * compiler/schedule/attention-layout.ts).
    */
-  | ({ kind: "attention" } & AttentionAttrs)
+  | ({ kind: "attention"; readonly heads_last?: boolean } & AttentionAttrs)
   /**
    * The two numbers per query the attention backward recomputes probabilities and their gradient
    * from: (q, k, o, dO) -> [..., M, 2] holding logsumexp_j(q k_j^T * scale) and rowsum(dO * o).

@@ -14,12 +14,17 @@ import { type EpilogueStore, matmulOperandFits } from "../codegen/fused/matmul-g
 import type { RowPlan } from "../codegen/fused/row.ts";
 import type { Group } from "./group-analysis.ts";
 import { type GroupedKernel, groupKernels } from "./group.ts";
+import { headsLastAttention } from "./attention-layout.ts";
 import { stridedView } from "./views.ts";
+
+/** A row kernel: reductions over the same rows and the pointwise values that read them. */
+export type RowKernelPlan = { readonly kind: "reduce"; readonly node: ValueId; readonly outputs: readonly ValueId[] } & RowPlan;
 
 export type KernelPlan =
   | { readonly kind: "pointwise"; readonly outputs: readonly ValueId[] }
-  /** A row kernel: reductions over the same rows and the pointwise values that read them. */
-  | ({ readonly kind: "reduce"; readonly node: ValueId; readonly outputs: readonly ValueId[] } & RowPlan)
+  | RowKernelPlan
+  /** Independent row kernels whose results no other kernel reads, side by side in one dispatch. */
+  | { readonly kind: "rows"; readonly node: ValueId; readonly outputs: readonly ValueId[]; readonly parts: readonly RowKernelPlan[] }
   /** A matmul whose epilogue computes pointwise values of its result (`outputs` may omit the result). */
   | { readonly kind: "matmul"; readonly node: ValueId; readonly outputs: readonly ValueId[]; readonly members: readonly ValueId[]; readonly epilogue: readonly EpilogueStore[] }
   | { readonly kind: "conv3d" | "scatter_add" | AttentionOp; readonly node: ValueId; readonly outputs: readonly ValueId[] };
@@ -178,7 +183,39 @@ function toKernelPlan(k: GroupedKernel, byId: ReadonlyMap<ValueId, Node>, stored
   }
 }
 
-export function planFusion(graph: Graph, opts: FusionOptions = {}): FusionPlan {
+function rowsPlan(parts: readonly GroupedKernel[], byId: ReadonlyMap<ValueId, Node>, stored: ReadonlySet<ValueId>): KernelPlan {
+  const plans = parts.map((k) => toKernelPlan(k, byId, stored) as RowKernelPlan);
+  if (plans.length === 1) return plans[0]!;
+  return { kind: "rows", node: plans[0]!.node, outputs: plans.flatMap((p) => p.outputs), parts: plans };
+}
+
+/**
+ * Row kernels that no other kernel reads from (a backward's bias, gamma and beta gradients: only the
+ * optimizer reads them) depend on nothing that depends on them, so several can share a dispatch
+ * whatever their shapes, up to the binding limit. Each batch runs where its last member did, when
+ * every member's inputs exist. Other kernels pass through; a batch is an array.
+ */
+function batchSinkRows(kernels: readonly GroupedKernel[], graph: Graph, maxStorageBuffers: number): (GroupedKernel | GroupedKernel[])[] {
+  const read = new Set<ValueId>();
+  for (const k of kernels) for (const r of k.info.reads) read.add(r);
+  const outputs = new Set(graph.outputs.map((o) => o.id));
+  const isSink = (k: GroupedKernel) => k.group.kind === "reduce" && k.outputs.every((v) => outputs.has(v) && !read.has(v));
+  const bindings = (ks: readonly GroupedKernel[]) => new Set(ks.flatMap((k) => [...k.info.reads, ...k.outputs])).size;
+  const batches: GroupedKernel[][] = [];
+  for (const k of kernels) {
+    if (!isSink(k)) continue;
+    const open = batches.find((b) => bindings([...b, k]) <= maxStorageBuffers);
+    if (open) open.push(k);
+    else batches.push([k]);
+  }
+  const last = new Map(batches.map((b) => [b[b.length - 1]!, b]));
+  const batched = new Set(batches.flat());
+  return kernels.flatMap((k) => (last.has(k) ? [last.get(k)!] : batched.has(k) ? [] : [k]));
+}
+
+/** The plan works on the graph with heads-last attention results (attention-layout.ts): use `plan.graph`. */
+export function planFusion(input: Graph, opts: FusionOptions = {}): FusionPlan {
+  const graph = headsLastAttention(input);
   const byId = new Map(graph.nodes.map((n) => [n.id, n]));
   let promoted = epilogueEnds(graph);
   for (;;) {
@@ -188,7 +225,8 @@ export function planFusion(graph: Graph, opts: FusionOptions = {}): FusionPlan {
     const inEpilogue = new Set(grouping.kernels.flatMap((k) => (k.group.kind === "matmul" ? k.group.members : [])));
     const kept = new Set([...promoted].filter((v) => inEpilogue.has(v)));
     if (kept.size === promoted.size) {
-      return { graph, materialized: grouping.stored, kernels: grouping.kernels.map((k) => toKernelPlan(k, byId, grouping.stored)) };
+      const kernels = batchSinkRows(grouping.kernels, graph, opts.maxStorageBuffers ?? 8);
+      return { graph, materialized: grouping.stored, kernels: kernels.map((k) => (Array.isArray(k) ? rowsPlan(k, byId, grouping.stored) : toKernelPlan(k, byId, grouping.stored))) };
     }
     promoted = kept;
   }

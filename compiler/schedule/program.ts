@@ -5,7 +5,7 @@
  */
 import { spanText } from "../../diagnostics/span.ts";
 import { conv3dKernel, type GroupContext, type GroupKernel, pointwiseKernel, scatterAddKernel } from "../codegen/fused/kernels.ts";
-import { rowKernel } from "../codegen/fused/row.ts";
+import { rowKernel, rowsKernel } from "../codegen/fused/row.ts";
 import { attentionKernel, isAttentionOp } from "../codegen/fused/attention-group.ts";
 import { matmulKernel, matmulOperands } from "../codegen/fused/matmul-group.ts";
 import { type AdapterProfile, type Kernel, MIN_STORAGE_BUFFERS } from "../codegen/kernel.ts";
@@ -57,9 +57,10 @@ function kernelName(n: Node, index: number, kind: string): string {
   return `k${String(index).padStart(3, "0")}_${kind}${where ? `_${where}` : ""}`;
 }
 
-export function buildProgram(graph: Graph, profile: AdapterProfile, opts: FusionOptions = {}): Program {
+export function buildProgram(input: Graph, profile: AdapterProfile, opts: FusionOptions = {}): Program {
   const fusion = fusionOptionsFor(profile, opts);
-  const plan = planFusion(graph, fusion);
+  const plan = planFusion(input, fusion);
+  const graph = plan.graph;
   const byId = new Map(graph.nodes.map((n) => [n.id, n]));
   const ctx: GroupContext = {
     byId,
@@ -98,6 +99,8 @@ export function buildProgram(graph: Graph, profile: AdapterProfile, opts: Fusion
           ? pointwiseKernel(k.outputs, ctx, name)
           : k.kind === "reduce"
             ? rowKernel(k, ctx, name)
+            : k.kind === "rows"
+              ? rowsKernel(k.parts, ctx, name)
             : k.kind === "conv3d"
               ? conv3dKernel(id, ctx, name)
               : scatterAddKernel(id, ctx, name);

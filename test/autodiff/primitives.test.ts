@@ -137,6 +137,14 @@ describe("gradients of attention and its backward companions", () => {
       });
     }
   });
+  it("attention laid out heads-last ([..., M, H, Dv]), plain and causal", () => {
+    for (const causal of [false, true]) {
+      gradCheck({
+        params: { q: { shape: [2, 3, 4, 2] }, k: { shape: [2, 3, 5, 2] }, v: { shape: [2, 3, 5, 3] } },
+        build: (b, p) => b.attention(p.q!, p.k!, p.v!, { scale, causal, heads_last: true }),
+      });
+    }
+  });
   it("attention: one tensor as q, k and v (its cotangents summed)", () => {
     gradCheck({ params: { x: { shape: [2, 4, 3] } }, build: (b, p) => b.attention(p.x!, p.x!, p.x!, { causal: true }) });
   });

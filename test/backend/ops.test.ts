@@ -143,6 +143,22 @@ describe("back end against the reference interpreter (forward and backward)", ()
     expect(kinds.slice(0, 2)).toEqual(["pointwise", "attention"]);
   });
 
+  it("attention merged back to [B, N, H * D] for a projection: computed heads-last, no copy kernel", async () => {
+    const [B, N, H, D, C] = [2, 5, 3, 4, 7];
+    const r = await check(
+      withGrads((b) => {
+        const qkv = b.binary("add", param(b, "qkv", [B, N, 3 * H * D]), param(b, "bias", [3 * H * D]));
+        const heads = (i: number) => b.permute(b.reshape(b.slice(qkv, [0, 0, i * H * D], [B, N, (i + 1) * H * D]), [B, N, H, D]), [0, 2, 1, 3]);
+        const merged = b.reshape(b.permute(b.attention(heads(0), heads(1), heads(2), { causal: true }), [0, 2, 1, 3]), [B, N, H * D]);
+        return b.matmul(merged, b.permute(param(b, "w_out", [C, H * D]), [1, 0]));
+      }),
+      1e-3,
+    );
+    const kinds = r.program.steps.map((s) => s.kernel.name.split("_")[1]);
+    // qkv + bias, attention, the projection: the merge is a reshape of the heads-last result.
+    expect(kinds.slice(0, 3)).toEqual(["pointwise", "attention", "matmul"]);
+  });
+
   it("the attention backward companions as forward ops (their own gradients through the expansion)", async () => {
     const attrs = { scale: 0.5, causal: true };
     const [q, k, v, o] = [[2, 5, 4], [2, 7, 4], [2, 7, 3], [2, 5, 3]];

@@ -40,6 +40,7 @@ function everyOpGraph(): Graph {
   const dkv = b.attentionBackward("attention_grad_kv", [dq, heads, att, att, stats], { scale: 1, causal: false });
   b.output("logits", mm);
   b.output("attention", dkv);
+  b.output("heads_last", b.attention(heads, heads, heads, { scale: 0.5, causal: false, heads_last: true }));
   b.output("grad:emb", wh);
   return b.build();
 }

@@ -152,6 +152,11 @@ describe("attention", () => {
     expect(ok(inferShape({ kind: "attention_grad_kv", ...attrs }, [q, k, v, o, stats], f32(5))).shape).toEqual(["B", 4, 5, 11]);
     expect(ok(inferShape({ kind: "attention", ...attrs }, [[7, 8], [5, 8], [5, 8]], f32(3))).shape).toEqual([7, 8]);
   });
+  it("heads_last lays the result out [..., M, H, Dv] and needs a heads axis", () => {
+    const [q, k, v] = [["B", 4, 7, 8], ["B", 4, 5, 8], ["B", 4, 5, 3]] as Shape[];
+    expect(ok(inferShape({ kind: "attention", ...attrs, heads_last: true }, [q, k, v], f32(3))).shape).toEqual(["B", 7, 4, 3]);
+    expect(err(inferShape({ kind: "attention", ...attrs, heads_last: true }, [[7, 8], [5, 8], [5, 8]], f32(3)))).toMatch(/heads_last needs a heads axis/);
+  });
   it("names the operand and the axis that disagree", () => {
     const op: Op = { kind: "attention", ...attrs };
     expect(err(inferShape(op, [[2, 7, 8], [2, 5, 6], [2, 5, 8]], f32(3)))).toMatch(/q \[2, 7, 8\] and k \[2, 5, 6\] differ in width/);

@@ -105,12 +105,14 @@ export function attentionKernel(
       layouts[TENSOR_OF[role]] = headLayout(view)!;
     }
   });
-  const lead = (n.shape as number[]).slice(0, -2);
+  const lead = shapes.q!.slice(0, -2);
   const heads = lead.length ? lead[lead.length - 1]! : 1;
   const batch = lead.slice(0, -1).reduce((a, d) => a * d, 1);
   const [lq, d] = shapes.q!.slice(-2) as [number, number];
   const lk = shapes.k!.at(-2)!;
   const dv = (shapes.v ?? shapes.dO)!.at(-1)!;
+  // A heads-last result: row i of head h at (i * heads + h) * dv within its batch.
+  if (op.kind === "attention" && op.heads_last) layouts.o = { batch: lq * heads * dv, head: dv, row: heads * dv, offset: 0 };
   const p: AttentionShape = {
     batch,
     heads,

@@ -53,24 +53,27 @@ function numel(shape: readonly number[]): number {
  * The emitter of a kernel that computes the stored values `computed` itself: it reads every other
  * stored value from memory and computes these from their inputs, never reading them back.
  */
-export function groupEmitter(ctx: GroupContext, computed: Iterable<ValueId>): { e: Emitter; namer: Namer } {
+export function groupEmitter(ctx: GroupContext, computed: Iterable<ValueId>, namer = new Namer()): { e: Emitter; namer: Namer } {
   const own = new Set(computed);
-  const namer = new Namer();
   const e = new Emitter(ctx.byId, { has: (id) => ctx.stored.has(id) && !own.has(id) }, namer.name);
   return { e, namer };
 }
 
-/** Assembles a kernel: bindings (reads, then outputs), helpers, and a 1-D grid over `count` items. */
+/**
+ * Assembles a kernel: bindings (reads, then outputs), helpers, `functions` it calls, and a 1-D grid
+ * over `count` items.
+ */
 export function assemble(
   name: string,
   description: string,
   source: string[],
-  emitter: Emitter,
+  emitter: Pick<Emitter, "reads" | "usesSeed">,
   namer: Namer,
   outputs: readonly ValueId[],
   ctx: GroupContext,
   count: number,
   body: string,
+  functions: readonly string[] = [],
 ): GroupKernel {
   const bindings: KernelBinding[] = [
     ...emitter.reads.map((id) => storage(namer.name(id), "read", storageElem(ctx.byId.get(id)!.dtype))),
@@ -83,8 +86,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   if (gi >= ${u32(count)}) { return; }
 ${body}
 }`;
-  const helpers = helpersFor(main);
-  const wgsl = [kernelHeader(name, description, source), bindingDecls(bindings), emitter.usesSeed ? RNG_WGSL : "", helpers, main]
+  const helpers = helpersFor([...functions, main].join("\n"));
+  const wgsl = [kernelHeader(name, description, source), bindingDecls(bindings), emitter.usesSeed ? RNG_WGSL : "", helpers, ...functions, main]
     .filter(Boolean)
     .join("\n\n");
   const groups = ceilDiv(count, WORKGROUP);

@@ -7,8 +7,8 @@
  * computed once per row, outside the loops, by the emitter's hoisting.
  */
 import type { ValueId } from "../../ir/types.ts";
-import { linearIndex, literal, storeAs, unflatten } from "./emit.ts";
-import { assemble, type GroupContext, type GroupKernel, groupEmitter, indent } from "./kernels.ts";
+import { type Emitter, linearIndex, literal, storeAs, unflatten } from "./emit.ts";
+import { assemble, type GroupContext, type GroupKernel, groupEmitter, indent, Namer } from "./kernels.ts";
 
 export interface RowPlan {
   /** The reductions and the pass over the row each runs in. */
@@ -25,7 +25,16 @@ function u32(n: number): string {
 
 const numel = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
-export function rowKernel(plan: RowPlan, ctx: GroupContext, name: string): GroupKernel {
+/** One row kernel's body over invocation `gi`, its emitter and what it stores. */
+interface RowBody {
+  readonly e: Emitter;
+  readonly body: string[];
+  readonly rows: number;
+  readonly outputs: readonly ValueId[];
+  readonly description: string;
+}
+
+function rowBody(plan: RowPlan, ctx: GroupContext, namer: Namer): RowBody {
   const first = ctx.byId.get(plan.reduces[0]!.id)!;
   if (first.op.kind !== "reduce") throw new Error("internal: a row kernel starts with a reduce");
   const shape = ctx.byId.get(first.inputs[0]!)!.shape as number[];
@@ -33,7 +42,7 @@ export function rowKernel(plan: RowPlan, ctx: GroupContext, name: string): Group
   const kept = shape.filter((_, i) => !axes.includes(i));
   const reduced = axes.map((a) => shape[a]!);
   const computed = [...new Set([...plan.reduces.map((r) => r.id), ...plan.stores.map((s) => s.id), ...plan.rowStores])];
-  const { e, namer } = groupEmitter(ctx, computed);
+  const e = groupEmitter(ctx, computed, namer).e;
   e.declare("gi");
   const rowIdx = unflatten("gi", kept).map((x) => e.index(x));
   const inputIndex = (loopIdx: readonly string[]) => {
@@ -77,6 +86,36 @@ export function rowKernel(plan: RowPlan, ctx: GroupContext, name: string): Group
   body.push(...e.takeLines(), ...rowStores);
   const outputs = computed.filter((id) => ctx.stored.has(id));
   const what = first.op.op === "sum" && plan.reduces.length === 1 ? "sum" : plan.reduces.length === 1 ? first.op.op : `${plan.reduces.length} reductions`;
-  const desc = `${what} over axes [${axes.join(", ")}] of [${shape.join(", ")}]${plan.stores.length + plan.rowStores.length > 1 ? `, ${outputs.length} outputs` : ""}; one lane per row, ${passes} pass${passes > 1 ? "es" : ""}`;
-  return assemble(name, desc, ctx.source(outputs), e, namer, outputs, ctx, numel(kept), indent(body));
+  const description = `${what} over axes [${axes.join(", ")}] of [${shape.join(", ")}]${plan.stores.length + plan.rowStores.length > 1 ? `, ${outputs.length} outputs` : ""}; one lane per row, ${passes} pass${passes > 1 ? "es" : ""}`;
+  return { e, body, rows: numel(kept), outputs, description };
+}
+
+export function rowKernel(plan: RowPlan, ctx: GroupContext, name: string): GroupKernel {
+  const namer = new Namer();
+  const r = rowBody(plan, ctx, namer);
+  return assemble(name, r.description, ctx.source(r.outputs), r.e, namer, r.outputs, ctx, r.rows, indent(r.body));
+}
+
+/**
+ * Independent row kernels side by side in one dispatch (the column sums of a backward's bias, gamma
+ * and beta gradients, whatever their widths): invocations number the rows of every part in turn,
+ * and each part is a function of its own row index over the shared bindings.
+ */
+export function rowsKernel(parts: readonly RowPlan[], ctx: GroupContext, name: string): GroupKernel {
+  const namer = new Namer();
+  const bodies = parts.map((p) => rowBody(p, ctx, namer));
+  const reads = [...new Set(bodies.flatMap((b) => b.e.reads))];
+  const outputs = bodies.flatMap((b) => b.outputs);
+  const functions: string[] = [];
+  const dispatch: string[] = [];
+  let start = 0;
+  bodies.forEach((b, i) => {
+    functions.push(`fn part${i}(gi: u32) {\n${indent(b.body)}\n}`);
+    const end = start + b.rows;
+    dispatch.push(`${i ? "} else " : ""}if (gi < ${u32(end)}) {`, `  part${i}(gi - ${u32(start)});`);
+    start = end;
+  });
+  dispatch.push("}");
+  const description = `${parts.length} independent row kernels: ${bodies.map((b) => b.description.split(";")[0]).join(" | ")}`;
+  return assemble(name, description, ctx.source(outputs), { reads, usesSeed: bodies.some((b) => b.e.usesSeed) }, namer, outputs, ctx, start, indent(dispatch), functions);
 }
