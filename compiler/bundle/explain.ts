@@ -62,6 +62,8 @@ export function programStats(graph: Graph, program: Program): KernelStats[] {
       const n = byId.get(id)!;
       if (!root && plan.materialized.has(id)) return;
       if (n.op.kind === "input" || n.op.kind === "param") return;
+      // Another kernel's anchor writing into the same value (a concatenation written in place).
+      if (isAttentionOp(n.op.kind) && "node" in planned && id !== planned.node) return;
       nodes.add(id);
       for (const x of n.inputs) visit(x, false);
     };

@@ -8,6 +8,7 @@
 import type { ModuleSummary } from "../elaborate/index.ts";
 import type { Graph, Node, ValueId } from "../ir/types.ts";
 import { bindDims, symbolsOf } from "../schedule/bind.ts";
+import { isAttentionOp } from "../codegen/fused/attention-group.ts";
 import { type FusionOptions, planFusion } from "../schedule/plan.ts";
 import { fusionOptionsFor } from "../schedule/program.ts";
 import { LAVAPIPE_PROFILE } from "../codegen/kernel.ts";
@@ -56,6 +57,8 @@ export function kernelGroups(graph: Graph, batch = 1, fusion: FusionOptions = fu
       if (n.op.kind === "const" && n.op.value.length > 1) return;
       if (!root && (plan.materialized.has(id) || n.op.kind === "input")) return void reads.add(id);
       if (nodes.has(id)) return;
+      // Another kernel's anchor writing into the same value (a concatenation written in place).
+      if (isAttentionOp(n.op.kind) && "node" in k && id !== k.node) return;
       nodes.add(id);
       for (const x of n.inputs) visit(x, false);
     };

@@ -15,6 +15,7 @@ import type { RowPlan } from "../codegen/fused/row.ts";
 import type { Group } from "./group-analysis.ts";
 import { type GroupedKernel, groupKernels } from "./group.ts";
 import { headsLastAttention } from "./attention-layout.ts";
+import { concatInPlace, type Placement } from "./concat-in-place.ts";
 import { stridedView } from "./views.ts";
 
 /** A row kernel: reductions over the same rows and the pointwise values that read them. */
@@ -27,7 +28,9 @@ export type KernelPlan =
   | { readonly kind: "rows"; readonly node: ValueId; readonly outputs: readonly ValueId[]; readonly parts: readonly RowKernelPlan[] }
   /** A matmul whose epilogue computes pointwise values of its result (`outputs` may omit the result). */
   | { readonly kind: "matmul"; readonly node: ValueId; readonly outputs: readonly ValueId[]; readonly members: readonly ValueId[]; readonly epilogue: readonly EpilogueStore[] }
-  | { readonly kind: "conv3d" | "scatter_add" | AttentionOp; readonly node: ValueId; readonly outputs: readonly ValueId[] };
+  | { readonly kind: "conv3d" | "scatter_add"; readonly node: ValueId; readonly outputs: readonly ValueId[] }
+  /** An attention kernel; `into`: it writes its results into a concatenation (concat-in-place.ts). */
+  | { readonly kind: AttentionOp; readonly node: ValueId; readonly outputs: readonly ValueId[]; readonly into?: Placement };
 
 export interface FusionPlan {
   readonly graph: Graph;
@@ -158,7 +161,7 @@ function singleKernels(graph: Graph, stored: ReadonlySet<ValueId>): Group[] {
   return groups;
 }
 
-function toKernelPlan(k: GroupedKernel, byId: ReadonlyMap<ValueId, Node>, stored: ReadonlySet<ValueId>): KernelPlan {
+function toKernelPlan(k: GroupedKernel, byId: ReadonlyMap<ValueId, Node>, stored: ReadonlySet<ValueId>, placements: ReadonlyMap<ValueId, Placement> = new Map()): KernelPlan {
   const { group: g, info, outputs } = k;
   switch (g.kind) {
     case "pointwise":
@@ -178,8 +181,12 @@ function toKernelPlan(k: GroupedKernel, byId: ReadonlyMap<ValueId, Node>, stored
         rowStores: [...g.reduces, ...g.members].filter((v) => stored.has(v) && (info.rowMembers!.has(v) || g.reduces.includes(v))),
       };
     }
-    case "opaque":
-      return { kind: byId.get(g.anchor!)!.op.kind as "conv3d" | "scatter_add" | AttentionOp, node: g.anchor!, outputs };
+    case "opaque": {
+      const kind = byId.get(g.anchor!)!.op.kind;
+      if (!isAttentionOp(kind)) return { kind: kind as "conv3d" | "scatter_add", node: g.anchor!, outputs };
+      const into = placements.get(g.anchor!);
+      return { kind, node: g.anchor!, outputs, ...(into ? { into } : {}) };
+    }
   }
 }
 
@@ -225,8 +232,10 @@ export function planFusion(input: Graph, opts: FusionOptions = {}): FusionPlan {
     const inEpilogue = new Set(grouping.kernels.flatMap((k) => (k.group.kind === "matmul" ? k.group.members : [])));
     const kept = new Set([...promoted].filter((v) => inEpilogue.has(v)));
     if (kept.size === promoted.size) {
-      const kernels = batchSinkRows(grouping.kernels, graph, opts.maxStorageBuffers ?? 8);
-      return { graph, materialized: grouping.stored, kernels: kernels.map((k) => (Array.isArray(k) ? rowsPlan(k, byId, grouping.stored) : toKernelPlan(k, byId, grouping.stored))) };
+      const inPlace = concatInPlace(grouping.kernels, byId);
+      const stored = new Set([...grouping.stored].filter((v) => !inPlace.unstored.has(v)));
+      const kernels = batchSinkRows(inPlace.kernels, graph, opts.maxStorageBuffers ?? 8);
+      return { graph, materialized: stored, kernels: kernels.map((k) => (Array.isArray(k) ? rowsPlan(k, byId, stored) : toKernelPlan(k, byId, stored, inPlace.placements))) };
     }
     promoted = kept;
   }

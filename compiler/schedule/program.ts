@@ -90,7 +90,7 @@ export function buildProgram(input: Graph, profile: AdapterProfile, opts: Fusion
       kernel = lowered.kernel;
       bindings = lowered.buffers;
     } else if (isAttentionOp(k.kind)) {
-      const lowered = attentionKernel(n, byId, plan.materialized, profile, name, ctx.source([id]));
+      const lowered = attentionKernel(n, byId, plan.materialized, profile, name, ctx.source([id]), "into" in k ? k.into : undefined);
       kernel = lowered.kernel;
       bindings = lowered.buffers;
     } else {

@@ -25,7 +25,7 @@ export function contiguousStrides(sizes: readonly number[]): number[] {
  * Reshape of a strided map: possible when every group of source axes merged into (or split from)
  * target axes steps like one axis. Returns undefined otherwise.
  */
-function reshapeStrided(sizes: readonly number[], strides: readonly number[], target: readonly number[]): number[] | undefined {
+export function reshapeStrided(sizes: readonly number[], strides: readonly number[], target: readonly number[]): number[] | undefined {
   // Drop size-1 source axes: their stride is irrelevant.
   const src = sizes.map((s, i) => ({ s, st: strides[i]! })).filter((a) => a.s !== 1);
   const out: number[] = new Array(target.length).fill(0);

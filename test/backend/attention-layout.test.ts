@@ -1,7 +1,8 @@
 /**
- * The heads-last attention rewrite (compiler/schedule/attention-layout.ts) without a GPU: it keeps every
- * output bit-identical on the interpreter, and the head merge before an output projection stops costing
- * a copy kernel forward and in the projection's weight gradient.
+ * Attention layouts in the plan, without a GPU: the heads-last rewrite (compiler/schedule/
+ * attention-layout.ts) keeps every output bit-identical on the interpreter and removes the head-merge
+ * copies; the attention backward writes dq, dk and dv into the qkv gradient in place
+ * (concat-in-place.ts) only when the concatenation is exactly theirs. (On Dawn: test/backend/ops.test.ts.)
  */
 import { describe, expect, it } from "vitest";
 import type { GraphBuilder } from "../../compiler/ir/builder.ts";
@@ -58,5 +59,30 @@ describe("heads-last attention results", () => {
     // attention_stats reads o through the inverse permutation of the heads-last result.
     const o = plan.graph.nodes.find((n) => n.id === statsNode.inputs[2])!;
     expect(o.op.kind).toBe("permute");
+  });
+});
+
+describe("the qkv gradient written in place by the attention backward", () => {
+  it("places dq, dk and dv at their columns of [B, N, 3 * H * D], with no copy kernel", () => {
+    const plan = planFusion(withGrads((b) => selfAttention(b)), { maxStorageBuffers: 16 });
+    const writers = plan.kernels.filter((k) => k.kind === "attention_grad_q" || k.kind === "attention_grad_kv");
+    expect(writers).toHaveLength(2);
+    const [q, kv] = writers.map((k) => ("into" in k ? k.into : undefined));
+    expect(q!.value).toBe(kv!.value);
+    const row = 3 * H * D;
+    expect(q!.layouts).toEqual({ dq: { batch: N * row, head: D, row, offset: 0 } });
+    expect(kv!.layouts).toEqual({ dk: { batch: N * row, head: D, row, offset: H * D }, dv: { batch: N * row, head: D, row, offset: 2 * H * D } });
+    expect(plan.kernels.filter((k) => k.kind === "pointwise" && k.outputs.includes(q!.value))).toEqual([]);
+  });
+
+  it("leaves a concatenation that holds only some of a result's parts as a copy", () => {
+    // q and k from one projection, v from another: [dq | dk] is the first gradient, dv the second.
+    const graph = withGrads((b) => {
+      const qk = param(b, "qk", [B, N, 2 * H * D]);
+      const heads = (x: ValueId, i: number) => b.permute(b.reshape(b.slice(x, [0, 0, i * H * D], [B, N, (i + 1) * H * D]), [B, N, H, D]), [0, 2, 1, 3]);
+      return b.attention(heads(qk, 0), heads(qk, 1), heads(param(b, "v", [B, N, H * D]), 0));
+    });
+    const plan = planFusion(graph, { maxStorageBuffers: 16 });
+    expect(plan.kernels.filter((k) => "into" in k && k.into)).toEqual([]);
   });
 });

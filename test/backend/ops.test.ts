@@ -154,9 +154,14 @@ describe("back end against the reference interpreter (forward and backward)", ()
       }),
       1e-3,
     );
-    const kinds = r.program.steps.map((s) => s.kernel.name.split("_")[1]);
-    // qkv + bias, attention, the projection: the merge is a reshape of the heads-last result.
+    const kinds = r.program.steps.map((s) => /^k\d+_(attention(?:_stats|_grad_q|_grad_kv)?|[a-z]+)/.exec(s.kernel.name)![1]);
+    // qkv + bias, attention, the projection: the merge is a reshape of the heads-last result. In
+    // the backward, dq and [dk | dv] are written straight into the qkv gradient (no copy kernel after
+    // them); the bias gradient and the loss share the last dispatch.
     expect(kinds.slice(0, 3)).toEqual(["pointwise", "attention", "matmul"]);
+    expect(kinds.slice(-4)).toEqual(["attention_stats", "attention_grad_q", "attention_grad_kv", "rows"]);
+    const gradQ = r.program.steps.find((s) => s.kernel.name.includes("attention_grad_q"))!;
+    expect(gradQ.writes).toEqual(r.program.steps.find((s) => s.kernel.name.includes("attention_grad_kv"))!.writes);
   });
 
   it("the attention backward companions as forward ops (their own gradients through the expansion)", async () => {

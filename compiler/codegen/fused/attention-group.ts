@@ -6,6 +6,7 @@
  */
 import { ATTENTION_OPERANDS } from "../../ir/shape-rules.ts";
 import { ATTENTION_OPS, type AttentionOp, type Node, type Op, type ValueId } from "../../ir/types.ts";
+import type { Placement } from "../../schedule/concat-in-place.ts";
 import { contiguousStrides, stridedView, type StridedView } from "../../schedule/views.ts";
 import { attentionForward, attentionGradKV, attentionGradQ, attentionStats } from "../attention.ts";
 import type { AttentionShape, AttentionTensor, HeadLayout } from "../attention-common.ts";
@@ -89,10 +90,11 @@ export function attentionKernel(
   profile: AdapterProfile,
   name: string,
   source: string[],
+  into?: Placement,
 ): { kernel: Kernel; buffers: Record<string, ValueId> } {
   const op = n.op as AttentionNodeOp;
   const roles = ATTENTION_OPERANDS[op.kind];
-  const buffers: Record<string, ValueId> = { [RESULT[op.kind]]: n.id };
+  const buffers: Record<string, ValueId> = { [RESULT[op.kind]]: into?.value ?? n.id };
   const layouts: Partial<Record<AttentionTensor, HeadLayout>> = {};
   const shapes: Record<string, number[]> = {};
   roles.forEach((role, i) => {
@@ -122,7 +124,7 @@ export function attentionKernel(
     dv,
     scale: op.scale,
     causal: op.causal,
-    layouts: op.kind === "attention_grad_kv" ? { ...layouts, ...packedKv(heads, lk, d, dv) } : layouts,
+    layouts: into ? { ...layouts, ...into.layouts } : op.kind === "attention_grad_kv" ? { ...layouts, ...packedKv(heads, lk, d, dv) } : layouts,
     bindings: { dk: "dkv", dv: "dkv" },
     name,
     source,
