@@ -3,11 +3,11 @@
  * copied back (`state:<path>` -> the buffer's slot), then optional global-norm clipping, then the
  * stage's optimizer, all in the same command buffer.
  *
- * The Program gives every parameter and gradient its own buffer, while the optimizer kernels work
- * over a packed range; rather than repacking parameters each step, each trainable parameter gets its
- * own update dispatch (the kernel is the packed one with a one-entry table), bound to its parameter,
- * gradient and moment buffers. Clipping needs one norm over all gradients, so only then are the
- * gradients copied into one packed buffer for the norm kernels.
+ * The Program gives every parameter and gradient its own buffer, while the optimizer works over
+ * packed arenas, as the training engine's does: each step copies the gradients and the trainable
+ * parameters into `opt.grads` / `opt.params` (buffer copies, not dispatches), one update dispatch
+ * (plus two for the clipping norm) moves every trainable tensor with its packed moments, and the
+ * parameters are copied back to their own buffers.
  */
 import { UserError } from "../../cli/errors.ts";
 import { type AdapterProfile, type Kernel } from "../codegen/kernel.ts";
@@ -81,15 +81,27 @@ export function trainPlan(
     ? [`${spec.optim.span.file}:${spec.optim.span.line}:${spec.optim.span.col}  (optim ${spec.optim.name})`]
     : [];
 
+  // The packed arenas: every trainable tensor's slot, as in the engine.
+  const slots = grads.map((g) => {
+    const path = g.name.slice(5);
+    const param = slotOf.get(path);
+    if (!param) throw new Error(`internal: gradient of '${path}' but the program holds no such parameter`);
+    return { path, grad: g.buffer, param: param.buffer, length: numel(g.shape) };
+  });
+  let total = 0;
+  const offsets = slots.map((t) => {
+    const at = total;
+    total += t.length;
+    return at;
+  });
+  buffers.push({ id: "opt.grads", bytes: total * 4 }, { id: "opt.params", bytes: total * 4 });
+  slots.forEach((t, i) => {
+    schedule.push(copy(t.grad, "opt.grads", t.length * 4, offsets[i]! * 4));
+    schedule.push(copy(t.param, "opt.params", t.length * 4, offsets[i]! * 4));
+  });
+
   let normBuffer: string | undefined;
   if (clip > 0) {
-    const total = grads.reduce((a, g) => a + numel(g.shape), 0);
-    buffers.push({ id: "opt.grads", bytes: total * 4 });
-    let offset = 0;
-    for (const g of grads) {
-      schedule.push(copy(g.buffer, "opt.grads", numel(g.shape) * 4, offset * 4));
-      offset += numel(g.shape);
-    }
     const norm = gradNorm({ total, name: "opt_grad_norm", source }, profile);
     buffers.push({ id: "opt.normPartials", bytes: norm.lanes * 4 }, { id: "opt.norm", bytes: 4 });
     const partials = { ...optStats(norm.partials, total, 1), ops: 2, bytesWritten: norm.lanes * 4, flops: 2 * total };
@@ -101,34 +113,29 @@ export function trainPlan(
     normBuffer = "opt.norm";
   }
 
-  grads.forEach((g, i) => {
-    const path = g.name.slice(5);
-    const slot = slotOf.get(path);
-    if (!slot) throw new Error(`internal: gradient of '${path}' but the program holds no such parameter`);
-    const length = numel(g.shape);
-    const common = {
-      params: [{ offset: 0, length, decay: paramInfo.get(path)?.decay ?? true, lrScale: lrScales.get(path) ?? 1 }],
-      weightDecay: opt.weightDecay,
-      maxGradNorm: clip > 0 ? clip : undefined,
-      name: `opt_${opt.kind}_${String(i).padStart(3, "0")}_${path.replace(/[^A-Za-z0-9_.]/g, "_")}`,
-      source,
-    };
-    const state = opt.kind === "adamw" ? ["m", "v"] : ["buf"];
-    const kernel =
-      opt.kind === "adamw"
-        ? adamw({ ...common, beta1: opt.betas[0], beta2: opt.betas[1], eps: opt.eps })
-        : sgdMomentum({ ...common, momentum: opt.momentum, dampening: opt.dampening, nesterov: opt.nesterov });
-    const bound: Record<string, string> = { param: slot.buffer, grad: g.buffer };
-    for (const s of state) {
-      const id = `opt.${s}.${i}`;
-      buffers.push({ id, bytes: length * 4 });
-      zeroed.push(id);
-      bound[s] = id;
-    }
-    if (normBuffer) bound.norm = normBuffer;
-    kernels.push({ kernel, pass: "optimizer", stats: optStats(kernel, length, 2 + state.length) });
-    schedule.push({ kernel, buffers: bound });
-  });
+  const common = {
+    params: slots.map((t, i) => ({ offset: offsets[i]!, length: t.length, decay: paramInfo.get(t.path)?.decay ?? true, lrScale: lrScales.get(t.path) ?? 1 })),
+    weightDecay: opt.weightDecay,
+    maxGradNorm: clip > 0 ? clip : undefined,
+    name: `opt_${opt.kind}_packed`,
+    source,
+  };
+  const state = opt.kind === "adamw" ? ["m", "v"] : ["buf"];
+  const kernel =
+    opt.kind === "adamw"
+      ? adamw({ ...common, beta1: opt.betas[0], beta2: opt.betas[1], eps: opt.eps })
+      : sgdMomentum({ ...common, momentum: opt.momentum, dampening: opt.dampening, nesterov: opt.nesterov });
+  const bound: Record<string, string> = { param: "opt.params", grad: "opt.grads" };
+  for (const st of state) {
+    const id = `opt.${st}`;
+    buffers.push({ id, bytes: total * 4 });
+    zeroed.push(id);
+    bound[st] = id;
+  }
+  if (normBuffer) bound.norm = normBuffer;
+  kernels.push({ kernel, pass: "optimizer", stats: optStats(kernel, total, 2 + state.length) });
+  schedule.push({ kernel, buffers: bound });
+  slots.forEach((t, i) => schedule.push({ copy: { src: "opt.params", srcOffset: offsets[i]! * 4, dst: t.param, dstOffset: 0, bytes: t.length * 4 } }));
 
   const optimizer = {
     kind: opt.kind,
@@ -139,13 +146,9 @@ export function trainPlan(
       : { momentum: opt.momentum, dampening: opt.dampening, nesterov: opt.nesterov }),
     layerDecay: opt.layerDecay,
     clipGradNorm: clip,
-    trainable: grads.map((g) => g.name.slice(5)),
-    state: Object.fromEntries(
-      grads.map((g, i) => [
-        g.name.slice(5),
-        opt.kind === "adamw" ? { m: `opt.m.${i}`, v: `opt.v.${i}` } : { buf: `opt.buf.${i}` },
-      ]),
-    ),
+    trainable: slots.map((t) => t.path),
+    // Where each tensor's optimizer state lives: its element offset and length in the packed buffers.
+    state: Object.fromEntries(slots.map((t, i) => [t.path, { buffers: Object.fromEntries(state.map((st) => [st, `opt.${st}`])), offset: offsets[i], length: t.length }])),
   };
   return {
     plan: {
