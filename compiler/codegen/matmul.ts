@@ -42,6 +42,13 @@ export interface MatmulParams {
    * element feeds: the fused epilogue of a kernel group.
    */
   readonly store?: MatmulStore;
+  /**
+   * Computes A in the kernel instead of reading it (software SIMD tile with 8-wide subgroups only):
+   * per lane, `code` fills `a_priv` (K floats as vec4s) with A's row `gi = b * M + row` (the lane's row,
+   * clamped), storing side outputs where `side` is true (the lanes of the first column tile, on
+   * real rows). A row kernel that feeds the matmul (LayerNorm) runs this way in the same dispatch.
+   */
+  readonly prologue?: MatmulStore;
   /** Binding names for the operands (default A, B, C), e.g. x/weight/y when a conv is a matmul. */
   readonly operandNames?: { readonly a: string; readonly b: string; readonly c: string };
   readonly name?: string;
@@ -80,9 +87,17 @@ export function resolveMatmul(p: MatmulParams): ResolvedMatmul {
 }
 
 function matmulBindings(p: MatmulParams, epi: Epilogue, aVec = false, bVec = false): KernelBinding[] {
-  const operands = [storage("A", "read", aVec ? "vec4f" : "f32"), storage("B", "read", bVec ? "vec4f" : "f32")];
-  if (p.store) return [...operands, ...p.store.bindings, ...epi.inputs.map((n) => storage(n, "read"))];
-  return [...operands, storage("C", "read_write"), ...epi.inputs.map((n) => storage(n, "read"))];
+  const operands = [...(p.prologue ? [] : [storage("A", "read", aVec ? "vec4f" : "f32")]), storage("B", "read", bVec ? "vec4f" : "f32"), ...(p.prologue?.bindings ?? [])];
+  const all = p.store
+    ? [...operands, ...p.store.bindings, ...epi.inputs.map((n) => storage(n, "read"))]
+    : [...operands, storage("C", "read_write"), ...epi.inputs.map((n) => storage(n, "read"))];
+  // The prologue and the epilogue may bind one buffer both: declared once, writable if either writes.
+  const byName = new Map<string, KernelBinding>();
+  for (const b of all) {
+    const seen = byName.get(b.name);
+    if (!seen || (b.kind === "storage" && b.access === "read_write")) byName.set(b.name, b);
+  }
+  return [...byName.values()];
 }
 
 /** The statement storing one result element (`b`, `row`, `col`, `idx` in scope). */
@@ -91,10 +106,10 @@ function storeElement(p: MatmulParams, value: string): string {
   return p.store ? `ivc_store(${v}, b, row, col, idx);` : `C[idx] = ${v};`;
 }
 
-/** The epilogue function and the custom store, with the helpers either calls. */
+/** The epilogue function and the custom store, with the helpers either (or the prologue) calls. */
 function storeCode(p: MatmulParams, epi: Epilogue): string {
   const code = [epilogueFn(epi), p.store?.code ?? ""].filter(Boolean).join("\n\n");
-  return `${helpersFor(code)}\n${code}`;
+  return `${helpersFor(`${code}\n${p.prologue?.code ?? ""}`)}\n${code}`;
 }
 
 function defaultName(p: MatmulParams): string {
@@ -181,7 +196,8 @@ function simdMatmul(p: MatmulParams, broadcast: boolean): Kernel {
       const loads = [...Array(w).keys()].map((j) => `A[${base} + ${aInnerOff(`k + ${j}u`)}]`);
       return w === 4 ? `vec4<f32>(${loads.join(", ")})` : loads[0];
     };
-    if (broadcast) lines.push(`    let aMine = ${aVec && w === 4 ? aVecAt("aBase") : scalarA("aBase")};`);
+    const privA = w === 4 ? "a_priv[k / 4u]" : "a_priv[k / 4u][k % 4u]";
+    if (broadcast) lines.push(`    let aMine = ${p.prologue ? privA : aVec && w === 4 ? aVecAt("aBase") : scalarA("aBase")};`);
     for (const row of rowsIdx) {
       if (broadcast) lines.push(`    let a${row} = subgroupBroadcast(aMine, ${row}u);`);
       else lines.push(`    let a${row} = ${aVec && w === 4 ? aVecAt(`aRow${row}`) : scalarA(`aRow${row}`)};`);
@@ -206,9 +222,22 @@ function simdMatmul(p: MatmulParams, broadcast: boolean): Kernel {
     const off = `b * ${r.a.batchStride / aUnit}u + ${offsetExpr(aVec ? inVec4Units(r.a.outer) : r.a.outer, `min(${rowExpr}, ${M - 1}u)`)}`;
     return aVec ? `${off} + ${(simplify(r.a.inner).offset ?? 0) / 4}u` : off;
   };
-  const rowOffsets = broadcast
-    ? [`  let aBase = ${aRowBase("m0 + lane")};`]
-    : rowsIdx.map((row) => `  let aRow${row} = ${aRowBase(`m0 + ${row}u`)};`);
+  if (p.prologue && !broadcast) throw new Error("internal: a matmul prologue needs the 8-lane subgroup tile");
+  const rowOffsets = p.prologue
+    ? [
+        `  var a_priv: array<vec4<f32>, ${Math.ceil(K / 4)}>;`,
+        "  {",
+        `    let gi = b * ${M}u + min(m0 + lane, ${M - 1}u);`,
+        `    let side = n0 == 0u && m0 + lane < ${M}u;`,
+        p.prologue.code
+          .split("\n")
+          .map((l) => `    ${l}`)
+          .join("\n"),
+        "  }",
+      ]
+    : broadcast
+      ? [`  let aBase = ${aRowBase("m0 + lane")};`]
+      : rowsIdx.map((row) => `  let aRow${row} = ${aRowBase(`m0 + ${row}u`)};`);
   // One epilogue call site in a loop: unrolling 64 inlined epilogues (GELU's erf, say) makes
   // lavapipe's first-dispatch compile take seconds.
   const accList = rowsIdx.flatMap((row) => [...Array(COL_GROUPS).keys()].map((g) => `acc${row}_${g}`));
@@ -229,7 +258,8 @@ function simdMatmul(p: MatmulParams, broadcast: boolean): Kernel {
   ];
   const accDecls = rowsIdx.flatMap((row) => [...Array(COL_GROUPS).keys()].map((g) => `  var acc${row}_${g} = vec4<f32>(0.0);`));
   const bindings = matmulBindings(p, epi, aVec, bVec);
-  const wgsl = `${kernelHeader(name, `${describe(r)}; 8-lane SIMD tile 8x64${broadcast ? ", A shared by subgroupBroadcast" : ""}`, source, broadcast ? ["subgroups"] : [])}
+  const how = `8-lane SIMD tile 8x64${p.prologue ? ", each lane computes its row of A (row-kernel prologue)" : ""}${broadcast ? ", A shared by subgroupBroadcast" : ""}`;
+  const wgsl = `${kernelHeader(name, `${describe(r)}; ${how}`, source, broadcast ? ["subgroups"] : [])}
 ${bindingDecls(bindings)}
 
 ${storeCode(p, epi)}

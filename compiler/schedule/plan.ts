@@ -16,6 +16,7 @@ import type { Group } from "./group-analysis.ts";
 import { type GroupedKernel, groupKernels } from "./group.ts";
 import { headsLastAttention } from "./attention-layout.ts";
 import { concatInPlace, type Placement } from "./concat-in-place.ts";
+import { fuseRowPrologues, type RowPrologue } from "./row-prologue.ts";
 import { stridedView } from "./views.ts";
 
 /** A row kernel: reductions over the same rows and the pointwise values that read them. */
@@ -26,8 +27,18 @@ export type KernelPlan =
   | RowKernelPlan
   /** Independent row kernels whose results no other kernel reads, side by side in one dispatch. */
   | { readonly kind: "rows"; readonly node: ValueId; readonly outputs: readonly ValueId[]; readonly parts: readonly RowKernelPlan[] }
-  /** A matmul whose epilogue computes pointwise values of its result (`outputs` may omit the result). */
-  | { readonly kind: "matmul"; readonly node: ValueId; readonly outputs: readonly ValueId[]; readonly members: readonly ValueId[]; readonly epilogue: readonly EpilogueStore[] }
+  /**
+   * A matmul whose epilogue computes pointwise values of its result (`outputs` may omit the result),
+   * and whose `prologue` row kernel computes its A operand (row-prologue.ts).
+   */
+  | {
+      readonly kind: "matmul";
+      readonly node: ValueId;
+      readonly outputs: readonly ValueId[];
+      readonly members: readonly ValueId[];
+      readonly epilogue: readonly EpilogueStore[];
+      readonly prologue?: { readonly row: RowKernelPlan; readonly operand: ValueId };
+    }
   | { readonly kind: "conv3d" | "scatter_add"; readonly node: ValueId; readonly outputs: readonly ValueId[] }
   /** An attention kernel; `into`: it writes its results into a concatenation (concat-in-place.ts). */
   | { readonly kind: AttentionOp; readonly node: ValueId; readonly outputs: readonly ValueId[]; readonly into?: Placement };
@@ -51,6 +62,8 @@ export interface FusionOptions {
    * minimum of maxStorageBuffersPerShaderStage (lavapipe offers 16).
    */
   readonly maxStorageBuffers?: number;
+  /** Row kernels (LayerNorm) may run inside the matmul that reads them: the software SIMD tile only. */
+  readonly rowPrologue?: boolean;
 }
 
 const ANCHORS = new Set<string>(["matmul", "reduce", "conv3d", "scatter_add", ...ATTENTION_OPS]);
@@ -161,14 +174,23 @@ function singleKernels(graph: Graph, stored: ReadonlySet<ValueId>): Group[] {
   return groups;
 }
 
-function toKernelPlan(k: GroupedKernel, byId: ReadonlyMap<ValueId, Node>, stored: ReadonlySet<ValueId>, placements: ReadonlyMap<ValueId, Placement> = new Map()): KernelPlan {
+function toKernelPlan(
+  k: GroupedKernel,
+  byId: ReadonlyMap<ValueId, Node>,
+  stored: ReadonlySet<ValueId>,
+  placements: ReadonlyMap<ValueId, Placement> = new Map(),
+  prologues: ReadonlyMap<GroupedKernel, RowPrologue> = new Map(),
+): KernelPlan {
   const { group: g, info, outputs } = k;
   switch (g.kind) {
     case "pointwise":
       return { kind: "pointwise", outputs };
     case "matmul": {
       const epilogue = g.members.filter((m) => stored.has(m)).map((id) => ({ id, offset: info.epilogue!.get(id)! }));
-      return { kind: "matmul", node: g.anchor!, outputs, members: g.members, epilogue };
+      const p = prologues.get(k);
+      // The prologue computes its operand whether or not it is stored.
+      const prologue = p ? { row: toKernelPlan(p.row, byId, new Set([...stored, p.operand])) as RowKernelPlan, operand: p.operand } : undefined;
+      return { kind: "matmul", node: g.anchor!, outputs, members: g.members, epilogue, ...(prologue ? { prologue } : {}) };
     }
     case "reduce": {
       const pass = info.pass!;
@@ -232,10 +254,16 @@ export function planFusion(input: Graph, opts: FusionOptions = {}): FusionPlan {
     const inEpilogue = new Set(grouping.kernels.flatMap((k) => (k.group.kind === "matmul" ? k.group.members : [])));
     const kept = new Set([...promoted].filter((v) => inEpilogue.has(v)));
     if (kept.size === promoted.size) {
-      const inPlace = concatInPlace(grouping.kernels, byId);
-      const stored = new Set([...grouping.stored].filter((v) => !inPlace.unstored.has(v)));
-      const kernels = batchSinkRows(inPlace.kernels, graph, opts.maxStorageBuffers ?? 8);
-      return { graph, materialized: stored, kernels: kernels.map((k) => (Array.isArray(k) ? rowsPlan(k, byId, stored) : toKernelPlan(k, byId, stored, inPlace.placements))) };
+      const maxStorageBuffers = opts.maxStorageBuffers ?? 8;
+      const rows = opts.rowPrologue ? fuseRowPrologues(grouping.kernels, byId, grouping.stored, maxStorageBuffers) : { kernels: grouping.kernels, prologues: new Map(), unstored: new Set<ValueId>() };
+      const inPlace = concatInPlace(rows.kernels, byId);
+      const stored = new Set([...grouping.stored].filter((v) => !inPlace.unstored.has(v) && !rows.unstored.has(v)));
+      const kernels = batchSinkRows(inPlace.kernels, graph, maxStorageBuffers);
+      return {
+        graph,
+        materialized: stored,
+        kernels: kernels.map((k) => (Array.isArray(k) ? rowsPlan(k, byId, stored) : toKernelPlan(k, byId, stored, inPlace.placements, rows.prologues))),
+      };
     }
     promoted = kept;
   }

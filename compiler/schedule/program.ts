@@ -45,7 +45,9 @@ export interface Program {
 
 /** The fusion options an adapter allows: kernels merge up to its storage-buffer limit. */
 export function fusionOptionsFor(profile: AdapterProfile, opts: FusionOptions = {}): FusionOptions {
-  return { maxStorageBuffers: profile.maxStorageBuffers ?? MIN_STORAGE_BUFFERS, ...opts };
+  // The row prologue runs on the matmul tile that gives each lane one row of A (matmul.ts).
+  const rowPrologue = profile.software && profile.subgroups && profile.subgroupSize === 8;
+  return { maxStorageBuffers: profile.maxStorageBuffers ?? MIN_STORAGE_BUFFERS, rowPrologue, ...opts };
 }
 
 function shapeOf(n: Node): number[] {
@@ -83,10 +85,13 @@ export function buildProgram(input: Graph, profile: AdapterProfile, opts: Fusion
     let kernel: Kernel;
     let bindings: Record<string, ValueId>;
     if (k.kind === "matmul") {
-      const ops = matmulOperands(n, byId, plan.materialized);
+      // A prologue's operand is computed in the kernel; its layout is the plain stored one.
+      const ops = matmulOperands(n, byId, k.prologue ? new Set([...plan.materialized, k.prologue.operand]) : plan.materialized);
       if (!ops) throw new Error(`internal: matmul ${id} operands are not strided views`);
       const epilogue = { ctx, members: k.members, stores: k.epilogue, storeResult: k.outputs.includes(id) };
-      const lowered = matmulKernel(n, ops, profile, name, ctx.source([id, ...k.members]), epilogue);
+      const prologue = k.prologue ? { ctx, row: k.prologue.row, operand: k.prologue.operand } : undefined;
+      const sources = ctx.source([...(k.prologue ? k.prologue.row.outputs : []), id, ...k.members]);
+      const lowered = matmulKernel(n, ops, profile, name, sources, epilogue, prologue);
       kernel = lowered.kernel;
       bindings = lowered.buffers;
     } else if (isAttentionOp(k.kind)) {

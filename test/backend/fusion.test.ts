@@ -95,6 +95,29 @@ describe("fused kernel groups against the reference interpreter (forward and bac
     expect(kernels[1]!.wgsl).toMatch(/2 independent row kernels: sum over axes \[0, 1\] of \[6, 11\] \| 2 reductions over axes \[0\] of \[6, 11\]/);
   });
 
+  for (const [rows, K, N] of [
+    [7, 11, 70],
+    [2 * 9, 16, 24],
+  ] as const) {
+    it(`row prologue: LayerNorm computed inside the matmul that reads it ([${rows}, ${K}] x [${K}, ${N}]), forward and backward`, async () => {
+      const kernels = await run(
+        withGrads((b) => {
+          const x = param(b, "x", rows === 7 ? [rows, K] : [2, 9, K]);
+          const normed = b.binary("add", b.binary("mul", layerNorm(b, x, rows === 7 ? 1 : 2, K), param(b, "g", [K])), param(b, "beta", [K]));
+          return b.binary("add", b.matmul(normed, b.permute(param(b, "w", [N, K]), [1, 0])), param(b, "bias", [N]));
+        }),
+        1e-3,
+      );
+      // The LayerNorm row kernel (its forward, and dx, which needs only the row and dy = probe W)
+      // runs inside the projection, whose lanes normalise their own rows; the first column tile
+      // stores dx. No row kernel is left: dy W, the projection, dW, then the column sums.
+      expect(kernels.map((k) => k.kind)).toEqual(["pointwise", "matmul", "matmul", "matmul", "rows"]);
+      expect(kernels[2]!.wgsl).toMatch(/each lane computes its row of A \(row-kernel prologue\)/);
+      expect(kernels[2]!.wgsl).toMatch(/a_priv\[j \/ 4u\]\[j % 4u\] = pv/);
+      expect(kernels[2]!.wgsl).toMatch(/if \(side\) \{/);
+    });
+  }
+
   it("row kernels over a middle axis: softmax along axis 1 and a max with a row-shaped result", async () => {
     const kernels = await run(
       withGrads((b) => {

@@ -11,7 +11,8 @@ import { storage, type AdapterProfile, type Kernel, type KernelBinding } from ".
 import { type MatmulStore, type OperandMap, matmul } from "../matmul.ts";
 import { RNG_WGSL } from "../rng.ts";
 import { linearIndex, storageElem, storeAs, unflatten } from "./emit.ts";
-import { type GroupContext, groupEmitter } from "./kernels.ts";
+import { type GroupContext, groupEmitter, Namer } from "./kernels.ts";
+import { rowBody, type RowPlan } from "./row.ts";
 
 /** One batch stride for the flattened batch axes, or undefined when they do not step uniformly. */
 function batchStride(view: StridedView, batchShape: readonly number[]): number | undefined {
@@ -86,6 +87,14 @@ export interface MatmulEpilogue {
   readonly storeResult: boolean;
 }
 
+/** A row kernel computing the matmul's A operand (and what else it stores) inside the matmul. */
+export interface MatmulRowPrologue {
+  readonly ctx: GroupContext;
+  /** Its plan; the operand is among the stores even where no other kernel reads it. */
+  readonly row: RowPlan;
+  readonly operand: ValueId;
+}
+
 export function matmulKernel(
   n: Node,
   ops: MatmulOperands,
@@ -93,15 +102,51 @@ export function matmulKernel(
   name: string,
   source: string[],
   epilogue?: MatmulEpilogue,
+  prologue?: MatmulRowPrologue,
 ): { kernel: Kernel; buffers: Record<string, ValueId> } {
   const { batch, M, N, K } = ops;
   const c: OperandMap = { batchStride: M * N, outer: { sizes: [M], strides: [N] }, inner: { sizes: [N], strides: [1] } };
   const params = { batch, M, N, K, a: ops.a.map, b: ops.b.map, c, name, source };
+  const namer = new Namer();
+  const pro = prologue ? rowPrologue(prologue, namer) : undefined;
+  // The random-number helpers go in once, with the store code, when either side draws (dropout).
+  const withRng = (store: MatmulStore): MatmulStore =>
+    pro?.bindings.some((b) => b.kind === "dynamic") && !store.code.includes(RNG_WGSL) ? { ...store, code: `${RNG_WGSL}\n\n${store.code}` } : store;
+  const operands: Record<string, ValueId> = pro ? { B: ops.b.base } : { A: ops.a.base, B: ops.b.base };
   if (!epilogue || epilogue.stores.length === 0) {
-    return { kernel: matmul(params, profile), buffers: { A: ops.a.base, B: ops.b.base, C: n.id } };
+    const result: Record<string, ValueId> = pro ? { [namer.name(n.id)]: n.id } : { C: n.id };
+    const store = pro ? { bindings: [storage(namer.name(n.id), "read_write")], code: `fn ivc_store(v: f32, b: u32, row: u32, col: u32, idx: u32) {\n  ${namer.name(n.id)}[idx] = v;\n}` } : undefined;
+    return { kernel: matmul({ ...params, ...(store ? { store: withRng(store) } : {}), ...(pro ? { prologue: pro } : {}) }, profile), buffers: { ...operands, ...result, ...names(namer) } };
   }
-  const { store, buffers } = epilogueStore(n, epilogue);
-  return { kernel: matmul({ ...params, store }, profile), buffers: { A: ops.a.base, B: ops.b.base, ...buffers } };
+  const { store } = epilogueStore(n, epilogue, namer);
+  return { kernel: matmul({ ...params, store: withRng(store), ...(pro ? { prologue: pro } : {}) }, profile), buffers: { ...operands, ...names(namer) } };
+}
+
+function names(namer: Namer): Record<string, ValueId> {
+  return Object.fromEntries([...namer.names].map(([id, name]) => [name, id]));
+}
+
+/**
+ * The row kernel as per-lane code for the matmul's prologue: its passes over the lane's row, the
+ * operand's elements into `a_priv`, its stored values written by the first column tile only.
+ */
+function rowPrologue(p: MatmulRowPrologue, namer: Namer): MatmulStore {
+  const { ctx } = p;
+  const body = rowBody(p.row, ctx, namer, {
+    store: (id, flat, value) => {
+      const lines = [`let pv${id} = ${value};`];
+      if (id === p.operand) lines.push(`a_priv[j / 4u][j % 4u] = pv${id};`);
+      if (ctx.stored.has(id)) lines.push(`if (side) { ${namer.name(id)}[${flat}] = pv${id}; }`);
+      return lines.join(" ");
+    },
+    rowStore: (id, value) => `if (side) { ${namer.name(id)}[gi] = ${value}; }`,
+  });
+  const bindings: KernelBinding[] = [
+    ...body.e.reads.map((id) => storage(namer.name(id), "read", storageElem(ctx.byId.get(id)!.dtype))),
+    ...body.outputs.map((id) => storage(namer.name(id), "read_write", storageElem(ctx.byId.get(id)!.dtype))),
+  ];
+  if (body.e.usesSeed) bindings.push({ kind: "dynamic", name: "ivc_dyn" });
+  return { bindings, code: body.body.join("\n") };
 }
 
 function u32(x: number): string {
@@ -113,9 +158,9 @@ function u32(x: number): string {
  * member, the element whose offset map hits `idx` (recovered by division, stride by stride; members
  * covering part of the result, like one head of a QKV split, test that they are hit).
  */
-function epilogueStore(n: Node, ep: MatmulEpilogue): { store: MatmulStore; buffers: Record<string, ValueId> } {
+function epilogueStore(n: Node, ep: MatmulEpilogue, shared: Namer): { store: MatmulStore; buffers: Record<string, ValueId> } {
   const { ctx } = ep;
-  const { e, namer } = groupEmitter(ctx, [n.id, ...ep.members]);
+  const { e, namer } = groupEmitter(ctx, [n.id, ...ep.members], shared);
   e.declare("v", "b", "row", "col", "idx");
   e.setLocal(n.id, "v");
   const mShape = n.shape as number[];

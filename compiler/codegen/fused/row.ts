@@ -26,7 +26,7 @@ function u32(n: number): string {
 const numel = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
 /** One row kernel's body over invocation `gi`, its emitter and what it stores. */
-interface RowBody {
+export interface RowBody {
   readonly e: Emitter;
   readonly body: string[];
   readonly rows: number;
@@ -34,7 +34,15 @@ interface RowBody {
   readonly description: string;
 }
 
-function rowBody(plan: RowPlan, ctx: GroupContext, namer: Namer): RowBody {
+/** How a row body stores its values (default: to their buffers); a matmul prologue redirects them. */
+export interface RowStoreHooks {
+  /** The statement storing member `id`'s element at flat offset `flat` (the loop index is `j`). */
+  readonly store?: (id: ValueId, flat: string, value: string) => string;
+  /** The statement storing a per-row value of row `gi`. */
+  readonly rowStore?: (id: ValueId, value: string) => string;
+}
+
+export function rowBody(plan: RowPlan, ctx: GroupContext, namer: Namer, hooks: RowStoreHooks = {}): RowBody {
   const first = ctx.byId.get(plan.reduces[0]!.id)!;
   if (first.op.kind !== "reduce") throw new Error("internal: a row kernel starts with a reduce");
   const shape = ctx.byId.get(first.inputs[0]!)!.shape as number[];
@@ -73,7 +81,8 @@ function rowBody(plan: RowPlan, ctx: GroupContext, namer: Namer): RowBody {
       // A reshape of the input shape is computed and stored at the same flat offset.
       const flat = loop.index(linearIndex(idx, shape));
       const at = (n.shape as number[]).join(",") === shape.join(",") ? idx : unflatten(flat, n.shape as number[]).map((x) => loop.index(x));
-      steps.push(`${namer.name(s.id)}[${flat}] = ${storeAs(n.dtype, loop.value(s.id, at))};`);
+      const value = storeAs(n.dtype, loop.value(s.id, at));
+      steps.push(hooks.store ? hooks.store(s.id, flat, value) : `${namer.name(s.id)}[${flat}] = ${value};`);
     }
     const loopBody = [...loop.lines, ...steps].map((l) => `  ${l}`);
     body.push(...e.takeLines(), ...decls, `for (var j: u32 = 0u; j < ${u32(numel(reduced))}; j = j + 1u) {`, ...loopBody, "}");
@@ -81,7 +90,8 @@ function rowBody(plan: RowPlan, ctx: GroupContext, namer: Namer): RowBody {
   }
   const rowStores = plan.rowStores.map((id) => {
     const n = ctx.byId.get(id)!;
-    return `${namer.name(id)}[gi] = ${storeAs(n.dtype, e.value(id, unflatten("gi", n.shape as number[]).map((x) => e.index(x))))};`;
+    const value = storeAs(n.dtype, e.value(id, unflatten("gi", n.shape as number[]).map((x) => e.index(x))));
+    return hooks.rowStore ? hooks.rowStore(id, value) : `${namer.name(id)}[gi] = ${value};`;
   });
   body.push(...e.takeLines(), ...rowStores);
   const outputs = computed.filter((id) => ctx.stored.has(id));
