@@ -79,7 +79,8 @@ export function buildProgram(input: Graph, profile: AdapterProfile, opts: Fusion
 
   const steps: { kernel: Kernel; bindings: Record<string, ValueId>; writes: ValueId[]; reads: ValueId[] }[] = [];
   plan.kernels.forEach((k, i) => {
-    const id = k.kind === "pointwise" ? k.outputs[0]! : k.node;
+    // A batch of independent row kernels is named after a gradient part when it has one (its pass).
+    const id = k.kind === "pointwise" ? k.outputs[0]! : k.kind === "rows" ? (k.parts.find((p) => byId.get(p.node)!.name?.startsWith("grad.")) ?? k).node : k.node;
     const n = byId.get(id)!;
     const name = kernelName(n, i, k.kind);
     let kernel: Kernel;
