@@ -7,6 +7,7 @@ import type { Command } from "commander";
 import { compileBundle, explain, writeCompiled } from "../../compiler/bundle/index.ts";
 import { checkTarget } from "../../compiler/bundle/write.ts";
 import { type AdapterProfile, LAVAPIPE_PROFILE, profileFor } from "../../compiler/codegen/kernel.ts";
+import type { RowPrologueMode } from "../../compiler/schedule/row-prologue.ts";
 import { NoAdapterError, requestGpu } from "../../runtime/gpu.ts";
 import { UsageError } from "../errors.ts";
 import { assertReadable, failOnDiagnostics, modelOptions, type ModelFlags, positiveInt } from "../model-options.ts";
@@ -17,6 +18,7 @@ interface CompileFlags extends ModelFlags {
   batch?: string;
   weights?: string;
   explain?: boolean;
+  rowPrologues?: string;
 }
 
 /** The profile of the adapter this machine has, or lavapipe's when Dawn finds none. */
@@ -55,12 +57,15 @@ export function registerCompile(program: Command): void {
     .option("--batch <n>", "batch size the kernels are specialised for (default 1; train: the stage's batch, else 2)")
     .option("--weights <file>", "checkpoint (safetensors or PyTorch) keyed by parameter path, stored as weights.safetensors")
     .option("--explain", "print per-kernel statistics: kind, fused ops, source lines, bytes, FLOPs")
+    .option("--row-prologues <mode>", "run row kernels (LayerNorm) inside the matmuls that read them on lavapipe's SIMD tile: off (default, faster there), free (one-tile-wide matmuls), always (fewest dispatches)")
     .action(async (file: string, opts: CompileFlags) => {
       assertReadable(file);
       if (!opts.output) throw new UsageError("missing -o DIR (the bundle directory to write)");
       if (opts.train && !opts.stage) throw new UsageError("--train needs --stage NAME");
       if (opts.weights) assertReadable(opts.weights);
       const batch = parseBatch(opts.batch);
+      const rowPrologue = opts.rowPrologues ?? "off";
+      if (!["off", "free", "always"].includes(rowPrologue)) throw new UsageError(`--row-prologues must be off, free or always, got '${rowPrologue}'`);
       checkTarget(opts.output);
       const result = await compileBundle({
         file,
@@ -72,6 +77,7 @@ export function registerCompile(program: Command): void {
         batch,
         adapter: adapterProfile,
         weights: opts.weights,
+        fusion: { rowPrologue: rowPrologue as RowPrologueMode },
       });
       if (result.failed) {
         failOnDiagnostics(result.failed);

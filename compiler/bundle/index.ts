@@ -8,6 +8,7 @@ import type { AdapterProfile } from "../codegen/kernel.ts";
 import type { Graph } from "../ir/types.ts";
 import { type Compiled, compileModel } from "../pipeline.ts";
 import { bindDims, symbolsOf } from "../schedule/bind.ts";
+import type { FusionOptions } from "../schedule/plan.ts";
 import { buildProgram, type Program } from "../schedule/program.ts";
 import { bundleCode } from "./entry.ts";
 import { explainTable, type KernelStats, programStats } from "./explain.ts";
@@ -28,6 +29,8 @@ export interface BundleRequest {
   readonly adapter: () => Promise<{ readonly profile: AdapterProfile; readonly name: string }>;
   /** A checkpoint to convert into the bundle's weights.safetensors. */
   readonly weights?: string;
+  /** Fusion choices beyond the adapter's defaults (row prologues). */
+  readonly fusion?: FusionOptions;
 }
 
 export interface BundleResult {
@@ -66,7 +69,7 @@ export async function compileBundle(req: BundleRequest): Promise<BundleResult> {
   const graph = bindDims(compiled.graph, dims);
   const { profile, name: adapter } = await req.adapter();
   const t1 = performance.now();
-  const program = buildProgram(graph, profile);
+  const program = buildProgram(graph, profile, req.fusion);
   const stats = programStats(graph, program);
   const train = req.train ? trainPlan(compiled, program, stats, profile) : undefined;
   const plan = train?.plan ?? evalPlan(program, stats);

@@ -160,6 +160,8 @@ const ROWS = 8;
 const COL_GROUPS = 2;
 const LANES = 8;
 const TILE_N = LANES * 4 * COL_GROUPS;
+/** Columns of C one workgroup of the software SIMD tile computes (a row prologue runs once per such tile). */
+export const SIMD_TILE_N = TILE_N;
 
 function simdMatmul(p: MatmulParams, broadcast: boolean): Kernel {
   const r = resolveMatmul(p);

@@ -16,7 +16,7 @@ import type { Group } from "./group-analysis.ts";
 import { type GroupedKernel, groupKernels } from "./group.ts";
 import { headsLastAttention } from "./attention-layout.ts";
 import { concatInPlace, type Placement } from "./concat-in-place.ts";
-import { fuseRowPrologues, type RowPrologue } from "./row-prologue.ts";
+import { fuseRowPrologues, type RowPrologue, type RowPrologueMode } from "./row-prologue.ts";
 import { stridedView } from "./views.ts";
 
 /** A row kernel: reductions over the same rows and the pointwise values that read them. */
@@ -62,8 +62,13 @@ export interface FusionOptions {
    * minimum of maxStorageBuffersPerShaderStage (lavapipe offers 16).
    */
   readonly maxStorageBuffers?: number;
-  /** Row kernels (LayerNorm) may run inside the matmul that reads them: the software SIMD tile only. */
-  readonly rowPrologue?: boolean;
+  /**
+   * Row kernels (LayerNorm) run inside the matmul that reads them (the software SIMD tile only):
+   * "free" where the matmul is one column tile wide, so no row is computed twice; "always" for every
+   * such matmul, each column tile recomputing its rows (fewest dispatches, slower on lavapipe:
+   * docs/performance.md); "off" (default) never.
+   */
+  readonly rowPrologue?: RowPrologueMode;
 }
 
 const ANCHORS = new Set<string>(["matmul", "reduce", "conv3d", "scatter_add", ...ATTENTION_OPS]);
@@ -255,7 +260,8 @@ export function planFusion(input: Graph, opts: FusionOptions = {}): FusionPlan {
     const kept = new Set([...promoted].filter((v) => inEpilogue.has(v)));
     if (kept.size === promoted.size) {
       const maxStorageBuffers = opts.maxStorageBuffers ?? 8;
-      const rows = opts.rowPrologue ? fuseRowPrologues(grouping.kernels, byId, grouping.stored, maxStorageBuffers) : { kernels: grouping.kernels, prologues: new Map(), unstored: new Set<ValueId>() };
+      const mode = opts.rowPrologue ?? "off";
+      const rows = mode !== "off" ? fuseRowPrologues(grouping.kernels, byId, grouping.stored, maxStorageBuffers, mode) : { kernels: grouping.kernels, prologues: new Map(), unstored: new Set<ValueId>() };
       const inPlace = concatInPlace(rows.kernels, byId);
       const stored = new Set([...grouping.stored].filter((v) => !inPlace.unstored.has(v) && !rows.unstored.has(v)));
       const kernels = batchSinkRows(inPlace.kernels, graph, maxStorageBuffers);

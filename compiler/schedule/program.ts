@@ -45,9 +45,11 @@ export interface Program {
 
 /** The fusion options an adapter allows: kernels merge up to its storage-buffer limit. */
 export function fusionOptionsFor(profile: AdapterProfile, opts: FusionOptions = {}): FusionOptions {
-  // The row prologue runs on the matmul tile that gives each lane one row of A (matmul.ts).
-  const rowPrologue = profile.software && profile.subgroups && profile.subgroupSize === 8;
-  return { maxStorageBuffers: profile.maxStorageBuffers ?? MIN_STORAGE_BUFFERS, rowPrologue, ...opts };
+  // Row prologues stay off unless asked for (and only the SIMD tile takes them): measured on
+  // lavapipe, the per-column-tile recompute and the private row cost more than the dispatch they save.
+  const simdTile = profile.software && profile.subgroups && profile.subgroupSize === 8;
+  const rowPrologue = simdTile ? (opts.rowPrologue ?? "off") : "off";
+  return { maxStorageBuffers: profile.maxStorageBuffers ?? MIN_STORAGE_BUFFERS, ...opts, rowPrologue };
 }
 
 function shapeOf(n: Node): number[] {

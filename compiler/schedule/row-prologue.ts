@@ -6,13 +6,19 @@
  * and where nothing else reads the normalised row it is never stored. The row kernel's other results
  * (the backward's x-hat, per-row statistics) are stored by the first column tile's lanes.
  *
- * The statistics are recomputed by every column tile (N / 64 of them): a few percent of the matmul's
- * work for the widths of these models (K multiply-adds per output against ~3 K per row and tile).
+ * Every column tile of the matmul (N / 64 of them) recomputes its rows. Measured on lavapipe, that
+ * costs more than the dispatch it saves (the ViT block step 363 -> 391 ms, InternVideo's pretrain_mml
+ * step 269 -> 320 ms with "always"; 285 ms with "free", where only one-tile-wide matmuls take one and
+ * the private row alone costs), so the planner leaves prologues off unless asked (FusionOptions
+ * `rowPrologue`); "always" reaches the fewest dispatches (a pre-LN block forward in 5).
  */
 import type { Node, ValueId } from "../ir/types.ts";
 import { matmulOperands } from "../codegen/fused/matmul-group.ts";
+import { SIMD_TILE_N } from "../codegen/matmul.ts";
 import { rowSpace } from "./group-analysis.ts";
 import type { GroupedKernel } from "./group.ts";
+
+export type RowPrologueMode = "off" | "free" | "always";
 
 export interface RowPrologue {
   /** The row kernel moved into the matmul. */
@@ -52,6 +58,7 @@ export function fuseRowPrologues(
   byId: ReadonlyMap<ValueId, Node>,
   stored: ReadonlySet<ValueId>,
   maxStorageBuffers: number,
+  mode: Exclude<RowPrologueMode, "off"> = "always",
 ): { kernels: GroupedKernel[]; prologues: Map<GroupedKernel, RowPrologue>; unstored: Set<ValueId> } {
   const producer = new Map<ValueId, GroupedKernel>();
   for (const k of kernels) for (const v of k.outputs) producer.set(v, k);
@@ -64,6 +71,7 @@ export function fuseRowPrologues(
     if (m.group.kind !== "matmul") continue;
     const p = prologueFor(m, producer, byId, stored);
     if (!p || merged.has(p.row)) continue;
+    if (mode === "free" && (byId.get(m.group.anchor!)!.shape.at(-1) as number) > SIMD_TILE_N) continue;
     const [from, to] = [position.get(p.row)!, position.get(m)!];
     // What the row kernel stores must not be read before the matmul runs, nor by the matmul itself
     // (other than as A): the first column tile writes it while the others run.

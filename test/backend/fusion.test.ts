@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GraphBuilder } from "../../compiler/ir/builder.ts";
 import type { Graph, ValueId } from "../../compiler/ir/types.ts";
+import type { FusionOptions } from "../../compiler/schedule/plan.ts";
 import type { GpuContext } from "../../runtime/gpu.ts";
 import { checkOnGpu, openGpu, param, withGrads } from "./gpu-helpers.ts";
 
@@ -17,8 +18,8 @@ beforeAll(async () => {
 afterAll(() => gpu?.destroy());
 
 /** Kernel kinds in dispatch order and what each writes. */
-async function run(graph: Graph, tolerance = 1e-4) {
-  const r = await checkOnGpu(gpu, graph, tolerance);
+async function run(graph: Graph, tolerance = 1e-4, fusion: FusionOptions = {}) {
+  const r = await checkOnGpu(gpu, graph, tolerance, {}, fusion);
   return r.program.steps.map((s) => ({ kind: /^k\d+_([a-z0-9]+)/.exec(s.kernel.name)![1]!, writes: s.writes.length, wgsl: s.kernel.wgsl }));
 }
 
@@ -107,6 +108,7 @@ describe("fused kernel groups against the reference interpreter (forward and bac
           return b.binary("add", b.matmul(normed, b.permute(param(b, "w", [N, K]), [1, 0])), param(b, "bias", [N]));
         }),
         1e-3,
+        { rowPrologue: "always" },
       );
       // The LayerNorm row kernel (its forward, and dx, which needs only the row and dy = probe W)
       // runs inside the projection, whose lanes normalise their own rows; the first column tile

@@ -5,6 +5,7 @@ import { GraphBuilder } from "../../compiler/ir/builder.ts";
 import { interpret } from "../../compiler/interp/index.ts";
 import { profileFor } from "../../compiler/codegen/kernel.ts";
 import { bindDims } from "../../compiler/schedule/bind.ts";
+import type { FusionOptions } from "../../compiler/schedule/plan.ts";
 import { buildProgram, type Program } from "../../compiler/schedule/program.ts";
 import type { Graph, ParamInfo, ValueId } from "../../compiler/ir/types.ts";
 import { type GpuContext, requestGpu } from "../../runtime/gpu.ts";
@@ -48,8 +49,8 @@ export interface Compared {
   readonly reference: Record<string, ArrayLike<number>>;
 }
 
-export async function runBoth(gpu: GpuContext, graph: Graph, feeds: Feeds, dims: Record<string, number> = {}): Promise<Compared> {
-  const program = buildProgram(bindDims(graph, dims), profileFor(gpu.info, gpu.device.features as unknown as ReadonlySet<string>));
+export async function runBoth(gpu: GpuContext, graph: Graph, feeds: Feeds, dims: Record<string, number> = {}, fusion: FusionOptions = {}): Promise<Compared> {
+  const program = buildProgram(bindDims(graph, dims), profileFor(gpu.info, gpu.device.features as unknown as ReadonlySet<string>), fusion);
   const runner = await ProgramRunner.create(gpu, program);
   try {
     for (const p of program.params) runner.write(p.name, feeds.params[p.name]!);
@@ -92,9 +93,9 @@ export function withGrads(build: (b: GraphBuilder) => ValueId): Graph {
 }
 
 /** Every output of `graph` on Dawn within `tolerance` of the interpreter's. */
-export async function checkOnGpu(gpu: GpuContext, graph: Graph, tolerance = 1e-4, dims: Record<string, number> = {}): Promise<Compared> {
+export async function checkOnGpu(gpu: GpuContext, graph: Graph, tolerance = 1e-4, dims: Record<string, number> = {}, fusion: FusionOptions = {}): Promise<Compared> {
   const feeds = randomFeeds(graph, 3, dims);
-  const r = await runBoth(gpu, graph, feeds, dims);
+  const r = await runBoth(gpu, graph, feeds, dims, fusion);
   for (const o of r.program.outputs) {
     expect(maxError(r.gpu[o.name]!, r.reference[o.name]!), `${o.name}`).toBeLessThan(tolerance);
   }
