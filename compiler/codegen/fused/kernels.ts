@@ -59,6 +59,21 @@ export function groupEmitter(ctx: GroupContext, computed: Iterable<ValueId>, nam
   return { e, namer };
 }
 
+/** A group's bindings: what its emitter read, then its outputs, then the step's seed when it draws. */
+export function groupBindings(emitter: Pick<Emitter, "reads" | "usesSeed">, namer: Namer, outputs: readonly ValueId[], ctx: GroupContext): KernelBinding[] {
+  const bindings: KernelBinding[] = [
+    ...emitter.reads.map((id) => storage(namer.name(id), "read", storageElem(ctx.byId.get(id)!.dtype))),
+    ...outputs.map((id) => storage(namer.name(id), "read_write", storageElem(ctx.byId.get(id)!.dtype))),
+  ];
+  if (emitter.usesSeed) bindings.push({ kind: "dynamic", name: "ivc_dyn" });
+  return bindings;
+}
+
+/** The stored value behind each binding name. */
+export function boundValues(namer: Namer): Record<string, ValueId> {
+  return Object.fromEntries([...namer.names].map(([id, name]) => [name, id]));
+}
+
 /**
  * Assembles a kernel: bindings (reads, then outputs), helpers, `functions` it calls, and a 1-D grid
  * over `count` items.
@@ -75,11 +90,7 @@ export function assemble(
   body: string,
   functions: readonly string[] = [],
 ): GroupKernel {
-  const bindings: KernelBinding[] = [
-    ...emitter.reads.map((id) => storage(namer.name(id), "read", storageElem(ctx.byId.get(id)!.dtype))),
-    ...outputs.map((id) => storage(namer.name(id), "read_write", storageElem(ctx.byId.get(id)!.dtype))),
-  ];
-  if (emitter.usesSeed) bindings.push({ kind: "dynamic", name: "ivc_dyn" });
+  const bindings = groupBindings(emitter, namer, outputs, ctx);
   const main = `@compute @workgroup_size(${WORKGROUP})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let gi = ${LINEAR_WORKGROUP} * ${u32(WORKGROUP)} + lid;
@@ -92,7 +103,7 @@ ${body}
     .join("\n\n");
   const groups = ceilDiv(count, WORKGROUP);
   const kernel: Kernel = { name, wgsl, entryPoint: "main", workgroupSize: [WORKGROUP, 1, 1], dispatch: () => grid1d(groups), bindings, source };
-  return { kernel, buffers: Object.fromEntries([...namer.names].map(([id, n]) => [n, id])) };
+  return { kernel, buffers: boundValues(namer) };
 }
 
 export function indent(lines: readonly string[], n = 1): string {

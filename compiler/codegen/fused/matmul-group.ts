@@ -7,11 +7,11 @@
 import type { Node, ValueId } from "../../ir/types.ts";
 import type { Affine } from "../../schedule/access.ts";
 import { contiguousStrides, type StridedView, stridedView } from "../../schedule/views.ts";
-import { storage, type AdapterProfile, type Kernel, type KernelBinding } from "../kernel.ts";
+import { storage, type AdapterProfile, type Kernel } from "../kernel.ts";
 import { type MatmulStore, type OperandMap, matmul } from "../matmul.ts";
 import { RNG_WGSL } from "../rng.ts";
-import { linearIndex, storageElem, storeAs, unflatten } from "./emit.ts";
-import { type GroupContext, groupEmitter, Namer } from "./kernels.ts";
+import { linearIndex, storeAs, unflatten } from "./emit.ts";
+import { boundValues, type GroupContext, groupBindings, groupEmitter, Namer } from "./kernels.ts";
 import { rowBody, type RowPlan } from "./row.ts";
 
 /** One batch stride for the flattened batch axes, or undefined when they do not step uniformly. */
@@ -116,14 +116,10 @@ export function matmulKernel(
   if (!epilogue || epilogue.stores.length === 0) {
     const result: Record<string, ValueId> = pro ? { [namer.name(n.id)]: n.id } : { C: n.id };
     const store = pro ? { bindings: [storage(namer.name(n.id), "read_write")], code: `fn ivc_store(v: f32, b: u32, row: u32, col: u32, idx: u32) {\n  ${namer.name(n.id)}[idx] = v;\n}` } : undefined;
-    return { kernel: matmul({ ...params, ...(store ? { store: withRng(store) } : {}), ...(pro ? { prologue: pro } : {}) }, profile), buffers: { ...operands, ...result, ...names(namer) } };
+    return { kernel: matmul({ ...params, ...(store ? { store: withRng(store) } : {}), ...(pro ? { prologue: pro } : {}) }, profile), buffers: { ...operands, ...result, ...boundValues(namer) } };
   }
   const { store } = epilogueStore(n, epilogue, namer);
-  return { kernel: matmul({ ...params, store: withRng(store), ...(pro ? { prologue: pro } : {}) }, profile), buffers: { ...operands, ...names(namer) } };
-}
-
-function names(namer: Namer): Record<string, ValueId> {
-  return Object.fromEntries([...namer.names].map(([id, name]) => [name, id]));
+  return { kernel: matmul({ ...params, store: withRng(store), ...(pro ? { prologue: pro } : {}) }, profile), buffers: { ...operands, ...boundValues(namer) } };
 }
 
 /**
@@ -141,12 +137,7 @@ function rowPrologue(p: MatmulRowPrologue, namer: Namer): MatmulStore {
     },
     rowStore: (id, value) => `if (side) { ${namer.name(id)}[gi] = ${value}; }`,
   });
-  const bindings: KernelBinding[] = [
-    ...body.e.reads.map((id) => storage(namer.name(id), "read", storageElem(ctx.byId.get(id)!.dtype))),
-    ...body.outputs.map((id) => storage(namer.name(id), "read_write", storageElem(ctx.byId.get(id)!.dtype))),
-  ];
-  if (body.e.usesSeed) bindings.push({ kind: "dynamic", name: "ivc_dyn" });
-  return { bindings, code: body.body.join("\n") };
+  return { bindings: groupBindings(body.e, namer, body.outputs, ctx), code: body.body.join("\n") };
 }
 
 function u32(x: number): string {
@@ -200,13 +191,8 @@ function epilogueStore(n: Node, ep: MatmulEpilogue, shared: Namer): { store: Mat
   const body = [...e.lines, ...direct, ...blocks].map((l) => `  ${l}`).join("\n");
   const fn = `fn ivc_store(v: f32, b: u32, row: u32, col: u32, idx: u32) {\n${body}\n}`;
   const outputs = [...(ep.storeResult ? [n.id] : []), ...ep.stores.map((s) => s.id)];
-  const bindings: KernelBinding[] = [
-    ...e.reads.map((id) => storage(namer.name(id), "read", storageElem(ctx.byId.get(id)!.dtype))),
-    ...outputs.map((id) => storage(namer.name(id), "read_write", storageElem(ctx.byId.get(id)!.dtype))),
-  ];
-  if (e.usesSeed) bindings.push({ kind: "dynamic", name: "ivc_dyn" });
   const code = e.usesSeed ? `${RNG_WGSL}\n\n${fn}` : fn;
-  return { store: { bindings, code }, buffers: Object.fromEntries([...namer.names].map(([id, name]) => [name, id])) };
+  return { store: { bindings: groupBindings(e, namer, outputs, ctx), code }, buffers: boundValues(namer) };
 }
 
 /** The member is laid out like the result and reads it element for element. */
