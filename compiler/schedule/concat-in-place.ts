@@ -5,10 +5,11 @@
  * their results, so each writes its part straight into the concatenation instead, and the copy
  * kernel and the separate dq / [dk | dv] buffers go away.
  *
- * Applies to a stored pointwise value that is a sum of zero pads, disjoint along one axis and
- * covering it, of views (slice, permute, reshape) of attention_grad_q / attention_grad_kv results
- * that nothing else reads. The place each result element lands is an affine map, found by probing
- * the view chain and checked on every axis corner.
+ * Applies to a stored pointwise value that is a sum of zero pads whose boxes are disjoint and tile
+ * it, each padding a view (permute, reshape, or the dk / dv half of [dk | dv]) of an
+ * attention_grad_q / attention_grad_kv result that nothing else reads. Where each result element
+ * lands is found by inverting the views exactly: the pad's operand is a strided region of the
+ * value, and each view below it re-strides that region.
  */
 import type { HeadLayout } from "../codegen/attention-common.ts";
 import type { Node, ValueId } from "../ir/types.ts";

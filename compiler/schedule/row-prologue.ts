@@ -63,14 +63,15 @@ export function fuseRowPrologues(
   const producer = new Map<ValueId, GroupedKernel>();
   for (const k of kernels) for (const v of k.outputs) producer.set(v, k);
   const position = new Map(kernels.map((k, i) => [k, i]));
-  const readers = (v: ValueId) => kernels.filter((k) => k.info.reads.has(v));
   const prologues = new Map<GroupedKernel, RowPrologue>();
-  const merged = new Map<GroupedKernel, GroupedKernel>();
+  /** Matmuls as they are after taking a prologue, and the row kernels they took. */
+  const replaced = new Map<GroupedKernel, GroupedKernel>();
+  const taken = new Set<GroupedKernel>();
   const unstored = new Set<ValueId>();
   for (const m of kernels) {
     if (m.group.kind !== "matmul") continue;
     const p = prologueFor(m, producer, byId, stored);
-    if (!p || merged.has(p.row)) continue;
+    if (!p || taken.has(p.row)) continue;
     if (mode === "free" && (byId.get(m.group.anchor!)!.shape.at(-1) as number) > SIMD_TILE_N) continue;
     const [from, to] = [position.get(p.row)!, position.get(m)!];
     // What the row kernel stores must not be read before the matmul runs, nor by the matmul itself
@@ -78,22 +79,17 @@ export function fuseRowPrologues(
     const rowOutputs = new Set(p.row.outputs);
     if (kernels.slice(from + 1, to).some((k) => [...k.info.reads].some((v) => rowOutputs.has(v)))) continue;
     if ([...m.info.reads].some((v) => v !== p.operand && rowOutputs.has(v))) continue;
-    const operandStays = readers(p.operand).some((k) => k !== m);
+    const operandStays = kernels.some((k) => k !== m && k.info.reads.has(p.operand));
     const outputs = [...m.outputs, ...p.row.outputs.filter((v) => v !== p.operand || operandStays)];
     const reads = new Set([...p.row.info.reads, ...[...m.info.reads].filter((v) => v !== p.operand)]);
     if (new Set([...reads, ...outputs]).size > maxStorageBuffers) continue;
-    prologues.set(m, p);
-    merged.set(p.row, m);
+    const fused: GroupedKernel = { ...m, outputs, info: { ...m.info, reads } };
+    prologues.set(fused, p);
+    replaced.set(m, fused);
+    taken.add(p.row);
     if (!operandStays) unstored.add(p.operand);
   }
-  const out = kernels
-    .filter((k) => !merged.has(k))
-    .map((k) => {
-      const p = prologues.get(k);
-      if (!p) return k;
-      const fused: GroupedKernel = { ...k, outputs: [...k.outputs, ...p.row.outputs.filter((v) => !unstored.has(v))], info: { ...k.info, reads: new Set([...p.row.info.reads, ...[...k.info.reads].filter((v) => v !== p.operand)]) } };
-      prologues.set(fused, p);
-      return fused;
-    });
+  // The row kernel leaves the list; its matmul, in its own place, takes its outputs and reads.
+  const out = kernels.filter((k) => !taken.has(k)).map((k) => replaced.get(k) ?? k);
   return { kernels: out, prologues, unstored };
 }

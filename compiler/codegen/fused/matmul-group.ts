@@ -7,7 +7,7 @@
 import type { Node, ValueId } from "../../ir/types.ts";
 import type { Affine } from "../../schedule/access.ts";
 import { contiguousStrides, type StridedView, stridedView } from "../../schedule/views.ts";
-import { storage, type AdapterProfile, type Kernel } from "../kernel.ts";
+import type { AdapterProfile, Kernel } from "../kernel.ts";
 import { type MatmulStore, type OperandMap, matmul } from "../matmul.ts";
 import { RNG_WGSL } from "../rng.ts";
 import { linearIndex, storeAs, unflatten } from "./emit.ts";
@@ -107,19 +107,16 @@ export function matmulKernel(
   const { batch, M, N, K } = ops;
   const c: OperandMap = { batchStride: M * N, outer: { sizes: [M], strides: [N] }, inner: { sizes: [N], strides: [1] } };
   const params = { batch, M, N, K, a: ops.a.map, b: ops.b.map, c, name, source };
+  if (!prologue && (!epilogue || epilogue.stores.length === 0)) {
+    return { kernel: matmul(params, profile), buffers: { A: ops.a.base, B: ops.b.base, C: n.id } };
+  }
   const namer = new Namer();
   const pro = prologue ? rowPrologue(prologue, namer) : undefined;
-  // The random-number helpers go in once, with the store code, when either side draws (dropout).
-  const withRng = (store: MatmulStore): MatmulStore =>
-    pro?.bindings.some((b) => b.kind === "dynamic") && !store.code.includes(RNG_WGSL) ? { ...store, code: `${RNG_WGSL}\n\n${store.code}` } : store;
+  // With a prologue, the result is stored through the store function too (its binding is named).
+  const ep = epilogue && epilogue.stores.length > 0 ? epilogue : { ctx: prologue!.ctx, members: [], stores: [], storeResult: true };
+  const store = epilogueStore(n, ep, namer, pro?.bindings.some((b) => b.kind === "dynamic") ?? false);
   const operands: Record<string, ValueId> = pro ? { B: ops.b.base } : { A: ops.a.base, B: ops.b.base };
-  if (!epilogue || epilogue.stores.length === 0) {
-    const result: Record<string, ValueId> = pro ? { [namer.name(n.id)]: n.id } : { C: n.id };
-    const store = pro ? { bindings: [storage(namer.name(n.id), "read_write")], code: `fn ivc_store(v: f32, b: u32, row: u32, col: u32, idx: u32) {\n  ${namer.name(n.id)}[idx] = v;\n}` } : undefined;
-    return { kernel: matmul({ ...params, ...(store ? { store: withRng(store) } : {}), ...(pro ? { prologue: pro } : {}) }, profile), buffers: { ...operands, ...result, ...boundValues(namer) } };
-  }
-  const { store } = epilogueStore(n, epilogue, namer);
-  return { kernel: matmul({ ...params, store: withRng(store), ...(pro ? { prologue: pro } : {}) }, profile), buffers: { ...operands, ...boundValues(namer) } };
+  return { kernel: matmul({ ...params, store, ...(pro ? { prologue: pro } : {}) }, profile), buffers: { ...operands, ...boundValues(namer) } };
 }
 
 /**
@@ -149,7 +146,8 @@ function u32(x: number): string {
  * member, the element whose offset map hits `idx` (recovered by division, stride by stride; members
  * covering part of the result, like one head of a QKV split, test that they are hit).
  */
-function epilogueStore(n: Node, ep: MatmulEpilogue, shared: Namer): { store: MatmulStore; buffers: Record<string, ValueId> } {
+/** `prologueDraws`: the prologue uses the random-number helpers, which go in once, here. */
+function epilogueStore(n: Node, ep: MatmulEpilogue, shared: Namer, prologueDraws: boolean): MatmulStore {
   const { ctx } = ep;
   const { e, namer } = groupEmitter(ctx, [n.id, ...ep.members], shared);
   e.declare("v", "b", "row", "col", "idx");
@@ -191,8 +189,8 @@ function epilogueStore(n: Node, ep: MatmulEpilogue, shared: Namer): { store: Mat
   const body = [...e.lines, ...direct, ...blocks].map((l) => `  ${l}`).join("\n");
   const fn = `fn ivc_store(v: f32, b: u32, row: u32, col: u32, idx: u32) {\n${body}\n}`;
   const outputs = [...(ep.storeResult ? [n.id] : []), ...ep.stores.map((s) => s.id)];
-  const code = e.usesSeed ? `${RNG_WGSL}\n\n${fn}` : fn;
-  return { store: { bindings: groupBindings(e, namer, outputs, ctx), code }, buffers: boundValues(namer) };
+  const code = e.usesSeed || prologueDraws ? `${RNG_WGSL}\n\n${fn}` : fn;
+  return { bindings: groupBindings(e, namer, outputs, ctx), code };
 }
 
 /** The member is laid out like the result and reads it element for element. */
