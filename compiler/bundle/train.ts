@@ -44,8 +44,8 @@ export function trainPlan(
   const buffers = [...program.buffers];
   const zeroed: string[] = [];
   const slotOf = new Map(program.params.map((p) => [p.name, p]));
-  const copy = (src: string, dst: string, bytes: number, dstOffset = 0): Extract<ManifestStep, { copy: unknown }> => ({
-    copy: { src, srcOffset: 0, dst, dstOffset, bytes },
+  const copy = (src: string, dst: string, bytes: number, dstOffset = 0, srcOffset = 0): Extract<ManifestStep, { copy: unknown }> => ({
+    copy: { src, srcOffset, dst, dstOffset, bytes },
   });
 
   // Buffers the forward updates (BatchNorm running statistics) take their new values.
@@ -81,7 +81,8 @@ export function trainPlan(
     ? [`${spec.optim.span.file}:${spec.optim.span.line}:${spec.optim.span.col}  (optim ${spec.optim.name})`]
     : [];
 
-  // The packed arenas: every trainable tensor's slot, as in the engine.
+  // The packed arenas: every trainable tensor's slot, back to back (buffer copies need no 256-byte
+  // alignment, unlike the engine's bound ranges in its packLayout).
   const slots = grads.map((g) => {
     const path = g.name.slice(5);
     const param = slotOf.get(path);
@@ -135,7 +136,7 @@ export function trainPlan(
   if (normBuffer) bound.norm = normBuffer;
   kernels.push({ kernel, pass: "optimizer", stats: optStats(kernel, total, 2 + state.length) });
   schedule.push({ kernel, buffers: bound });
-  slots.forEach((t, i) => schedule.push({ copy: { src: "opt.params", srcOffset: offsets[i]! * 4, dst: t.param, dstOffset: 0, bytes: t.length * 4 } }));
+  slots.forEach((t, i) => schedule.push(copy("opt.params", t.param, t.length * 4, 0, offsets[i]! * 4)));
 
   const optimizer = {
     kind: opt.kind,
