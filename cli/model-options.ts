@@ -3,6 +3,7 @@ import { statSync } from "node:fs";
 import type { Command } from "commander";
 import { hasErrors, renderDiagnostics, summarizeDiagnostics } from "../diagnostics/index.ts";
 import type { Compiled } from "../compiler/pipeline.ts";
+import type { StoragePrecision } from "../compiler/schedule/plan.ts";
 import { UsageError } from "./errors.ts";
 
 export interface ModelFlags {
@@ -26,6 +27,14 @@ export function positiveInt(flag: string, text: string): number {
   if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive integer, got '${text}'`);
   return n;
 }
+
+/** `--precision`: how intermediates are stored (compile and train). */
+export function storagePrecision(text: string | undefined): StoragePrecision {
+  if (text === undefined || text === "f32" || text === "f16") return text ?? "f32";
+  throw new UsageError(`--precision must be f32 or f16, got '${text}'`);
+}
+
+export const PRECISION_HELP = "storage of activations: f32 (default) or f16 (forward activations stored as f16, computed in f32; needs the adapter's shader-f16)";
 
 export function assertReadable(path: string): void {
   let isFile = false;

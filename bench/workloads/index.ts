@@ -2,7 +2,7 @@
 import type { Workload } from "../harness.ts";
 import { compileInternVideo, uniformerB16Forward } from "./compiled.ts";
 import { elementwiseWorkload, matmulWorkload } from "./kernels.ts";
-import { uniformerTinyStep, vitBlockStep } from "./train.ts";
+import { uniformerTinyStep, uniformerTinyStepF16, vitBlockStep, vitBlockStepF16 } from "./train.ts";
 
 export interface Registered {
   readonly workload: Workload;
@@ -15,7 +15,9 @@ export const WORKLOADS: readonly Registered[] = [
   { workload: matmulWorkload(1024), runs: 9, warmup: 2 },
   { workload: elementwiseWorkload(4 * 2 ** 20), runs: 9, warmup: 2 },
   { workload: vitBlockStep, runs: 9, warmup: 3 },
+  { workload: vitBlockStepF16, runs: 9, warmup: 3 },
   { workload: uniformerTinyStep, runs: 7, warmup: 3 },
+  { workload: uniformerTinyStepF16, runs: 7, warmup: 3 },
   { workload: uniformerB16Forward, runs: 3, warmup: 1 },
   { workload: compileInternVideo, runs: 3, warmup: 1 },
 ];

@@ -10,6 +10,7 @@ import { compileStage, defaultDiagnosticsSink, type CompiledStage } from "../../
 import { layerLrScales, optimizerFromCall } from "../../runtime/train/optim.ts";
 import type { Executor } from "../../runtime/executor.ts";
 import { bindDims } from "../../compiler/schedule/bind.ts";
+import type { StoragePrecision } from "../../compiler/schedule/plan.ts";
 import { buildProgram } from "../../compiler/schedule/program.ts";
 import { batchFor, graphFlops, profileOf, repoPath, sharedGpu } from "../common.ts";
 import { currentLoad, gflopsAt, sampleMs, summarize, type BenchOptions, type BenchResult, type Workload } from "../harness.ts";
@@ -24,6 +25,8 @@ export interface TrainSpec {
   readonly batch: number;
   /** Range of the f32 inputs: clips are pixels in [0, 1], token tensors centred values. */
   readonly inputRange: [number, number];
+  /** "f16": activations stored as f16 (`ivc train --precision f16`); needs shader-f16. */
+  readonly precision?: StoragePrecision;
   readonly target?: { readonly text: string; readonly met: (r: { ms: number; dispatches: number; submits: number }) => boolean };
 }
 
@@ -71,9 +74,12 @@ export function trainWorkload(spec: TrainSpec): Workload {
       const bound = bindDims(stage.train, { B: spec.batch });
       const flops = graphFlops(bound);
       // The engine builds this same program internally; built here for its memory plan.
-      const program = buildProgram(bound, profileOf(await sharedGpu()));
+      const gpu = await sharedGpu();
+      const precision = spec.precision ?? "f32";
+      if (precision === "f16" && !gpu.device.features.has("shader-f16")) throw new Error(`${spec.name}: the adapter has no shader-f16`);
+      const program = buildProgram(bound, profileOf(gpu), { precision });
       const batch = batchFor(stage.train, { B: spec.batch }, spec.inputRange);
-      const engine = new GpuEngine(setup);
+      const engine = new GpuEngine(setup, precision);
       try {
         let k = 0;
         const t0 = performance.now();
@@ -138,5 +144,12 @@ export const UNIFORMER_TINY_STEP: TrainSpec = {
   target: { text: "1 submit", met: (r) => r.submits === 1 },
 };
 
+/** The same step with f16 activation storage: what `--precision f16` costs or saves on this adapter. */
+function halfStorage(spec: TrainSpec): TrainSpec {
+  return { ...spec, name: `${spec.name}_f16`, description: `${spec.description}; activations stored as f16`, precision: "f16", target: undefined };
+}
+
 export const vitBlockStep = trainWorkload(VIT_BLOCK_STEP);
+export const vitBlockStepF16 = trainWorkload(halfStorage(VIT_BLOCK_STEP));
 export const uniformerTinyStep = trainWorkload(UNIFORMER_TINY_STEP);
+export const uniformerTinyStepF16 = trainWorkload(halfStorage(UNIFORMER_TINY_STEP));

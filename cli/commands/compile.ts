@@ -10,7 +10,7 @@ import { type AdapterProfile, LAVAPIPE_PROFILE, profileFor } from "../../compile
 import type { RowPrologueMode } from "../../compiler/schedule/row-prologue.ts";
 import { NoAdapterError, requestGpu } from "../../runtime/gpu.ts";
 import { UsageError } from "../errors.ts";
-import { assertReadable, failOnDiagnostics, modelOptions, type ModelFlags, positiveInt } from "../model-options.ts";
+import { assertReadable, failOnDiagnostics, modelOptions, type ModelFlags, PRECISION_HELP, positiveInt, storagePrecision } from "../model-options.ts";
 
 interface CompileFlags extends ModelFlags {
   output?: string;
@@ -19,6 +19,7 @@ interface CompileFlags extends ModelFlags {
   weights?: string;
   explain?: boolean;
   rowPrologues?: string;
+  precision?: string;
 }
 
 /** The profile of the adapter this machine has, or lavapipe's when Dawn finds none. */
@@ -58,6 +59,7 @@ export function registerCompile(program: Command): void {
     .option("--weights <file>", "checkpoint (safetensors or PyTorch) keyed by parameter path, stored as weights.safetensors")
     .option("--explain", "print per-kernel statistics: kind, fused ops, source lines, bytes, FLOPs")
     .option("--row-prologues <mode>", "run row kernels (LayerNorm) inside the matmuls that read them on lavapipe's SIMD tile: off (default, faster there), free (one-tile-wide matmuls), always (fewest dispatches)")
+    .option("--precision <p>", PRECISION_HELP)
     .action(async (file: string, opts: CompileFlags) => {
       assertReadable(file);
       if (!opts.output) throw new UsageError("missing -o DIR (the bundle directory to write)");
@@ -66,6 +68,7 @@ export function registerCompile(program: Command): void {
       const batch = parseBatch(opts.batch);
       const rowPrologue = opts.rowPrologues ?? "off";
       if (!["off", "free", "always"].includes(rowPrologue)) throw new UsageError(`--row-prologues must be off, free or always, got '${rowPrologue}'`);
+      const precision = storagePrecision(opts.precision);
       checkTarget(opts.output);
       const result = await compileBundle({
         file,
@@ -77,7 +80,7 @@ export function registerCompile(program: Command): void {
         batch,
         adapter: adapterProfile,
         weights: opts.weights,
-        fusion: { rowPrologue: rowPrologue as RowPrologueMode },
+        fusion: { rowPrologue: rowPrologue as RowPrologueMode, precision },
       });
       if (result.failed) {
         failOnDiagnostics(result.failed);

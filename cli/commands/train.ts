@@ -12,7 +12,7 @@ import { defaultPreset } from "../../runtime/train/compile-stage.ts";
 import { runTraining } from "../../runtime/train/run.ts";
 import { loadTokenizer } from "../../runtime/text/tokenizer.ts";
 import { UsageError } from "../errors.ts";
-import { assertReadable, failOnDiagnostics, modelOptions, type ModelFlags, positiveInt } from "../model-options.ts";
+import { assertReadable, failOnDiagnostics, modelOptions, type ModelFlags, PRECISION_HELP, positiveInt, storagePrecision } from "../model-options.ts";
 
 interface TrainFlags extends ModelFlags {
   data: string;
@@ -30,6 +30,7 @@ interface TrainFlags extends ModelFlags {
   evalClips?: string;
   stopAt?: string;
   engine?: string;
+  precision?: string;
   tokenizer: string;
   shuffleFrames?: boolean;
 }
@@ -67,6 +68,7 @@ export function registerTrain(program: Command): void {
     .option("--eval-clips <n>", "held-out clips per evaluation", "128")
     .option("--stop-at <step>", "stop after this many steps, keeping the schedule of the full run (continue with --resume)")
     .option("--engine <kind>", `step engine: ${ENGINE_KINDS.join(" or ")} (default: gpu when available, else cpu)`)
+    .option("--precision <p>", PRECISION_HELP)
     .option("--shuffle-frames", "synthetic data with every clip's frames in a random order: the control run, which should stay near chance")
     .option("--tokenizer <spec>", "captions to token ids: byte (no download) or clip:PATH (CLIP's bpe_simple_vocab_16e6.txt.gz; needs text_vocab=49408)", "byte")
     .action(async (file: string, flags: TrainFlags) => {
@@ -111,6 +113,7 @@ export function registerTrain(program: Command): void {
           shuffleFrames: flags.shuffleFrames === true,
           stopAt: optionalPositiveInt("--stop-at", flags.stopAt),
           engine,
+          precision: storagePrecision(flags.precision),
           tokenizer,
           signal: interrupt.signal,
           output: process.stdout,

@@ -41,9 +41,6 @@ function numel(shape: readonly (number | string)[]): number {
   return shape.reduce<number>((a, d) => a * (d as number), 1);
 }
 
-function bytes(n: Node): number {
-  return numel(n.shape) * 4;
-}
 
 /** Stats for every step of `program`, which `buildProgram` made from `graph` (dims bound). */
 export function programStats(graph: Graph, program: Program): KernelStats[] {
@@ -53,6 +50,7 @@ export function programStats(graph: Graph, program: Program): KernelStats[] {
   }
   const byId = new Map(plan.graph.nodes.map((n) => [n.id, n]));
   const original = new Set(graph.nodes.map((n) => n.id));
+  const bytes = (n: Node) => numel(n.shape) * (program.halfStored.has(n.id) ? 2 : 4);
   return program.steps.map((step, i) => {
     const planned = plan.kernels[i]!;
     const nodes = new Set<ValueId>();

@@ -94,6 +94,8 @@ export interface Manifest {
   readonly stage: string | null;
   readonly mode: "eval" | "train";
   readonly batch: number;
+  /** Storage of intermediates: "f16" stores forward activations as f16 (the kernels compute in f32). */
+  readonly precision: "f32" | "f16";
   readonly features: readonly string[];
   readonly inputs: readonly ManifestSlot[];
   readonly outputs: readonly ManifestSlot[];
@@ -180,6 +182,7 @@ export function buildManifest(req: ManifestRequest): Manifest {
     stage: req.stage ?? null,
     mode: req.mode,
     batch: req.batch,
+    precision: program.fusion.precision ?? "f32",
     features: featuresOf(plan.kernels.map((k) => k.kernel)),
     inputs: program.inputs.map((s) => ({ name: s.name, buffer: s.buffer, shape: [...s.shape], dtype: s.dtype })),
     outputs: plan.outputs,

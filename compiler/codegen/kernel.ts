@@ -46,8 +46,8 @@ export function profileFor(
   };
 }
 
-/** `vec4*` bind a tensor as `array<vec4<...>>` for 16-byte loads. */
-export type ElemType = "f32" | "i32" | "u32" | "vec4f" | "vec4i" | "vec4u";
+/** `vec4*` bind a tensor as `array<vec4<...>>` for 16-byte loads; `f16`/`vec4h` are f16 storage (half-storage.ts). */
+export type ElemType = "f32" | "i32" | "u32" | "vec4f" | "vec4i" | "vec4u" | "f16" | "vec4h";
 
 const WGSL_ELEM: Record<ElemType, string> = {
   f32: "f32",
@@ -56,6 +56,8 @@ const WGSL_ELEM: Record<ElemType, string> = {
   vec4f: "vec4<f32>",
   vec4i: "vec4<i32>",
   vec4u: "vec4<u32>",
+  f16: "f16",
+  vec4h: "vec4<f16>",
 };
 
 export type KernelBinding =

@@ -25,6 +25,8 @@ import {
   sliceKernel,
 } from "./views.ts";
 
+import { roundArrayToHalf } from "./half.ts";
+
 export type { Precision, Tensor, TensorData };
 
 export type HostArray = Float32Array | Float64Array | Int32Array | Uint8Array;
@@ -39,6 +41,8 @@ export interface InterpretOptions {
   readonly seed?: number;
   /** Only these outputs are computed; all by default. */
   readonly outputs?: readonly string[];
+  /** Values rounded to f16 once computed: the model of a program that stores them as f16 (Program.halfStored). */
+  readonly halfStored?: ReadonlySet<ValueId>;
 }
 
 function lookup(m: InterpretOptions["inputs"], key: string): HostArray | undefined {
@@ -82,7 +86,9 @@ export function interpret(graph: Graph, opts: InterpretOptions): Record<string, 
   for (const node of graph.nodes) {
     if (!live.has(node.id)) continue;
     const args = node.inputs.map((i) => values.get(i)!);
-    values.set(node.id, evalNode(node, args, evalShape(node.shape, dims), { opts, precision, seed }));
+    const value = evalNode(node, args, evalShape(node.shape, dims), { opts, precision, seed });
+    const half = opts.halfStored?.has(node.id) && (value.data instanceof Float32Array || value.data instanceof Float64Array);
+    values.set(node.id, half ? { shape: value.shape, data: roundArrayToHalf(value.data as Float32Array | Float64Array) } : value);
     for (const i of new Set(node.inputs)) if (lastUse.get(i) === node.id && !keep.has(i)) values.delete(i);
   }
   const result: Record<string, Tensor> = {};

@@ -11,15 +11,19 @@ export interface BufferAssignment {
   readonly bufferOf: ReadonlyMap<ValueId, string>;
 }
 
-function bytesOf(n: Node): number {
-  return Math.max(4, (n.shape as number[]).reduce((a, b) => a * b, 1) * 4);
+/** Bytes of a stored value: 4 per element, 2 when stored as f16; WebGPU sizes are multiples of 4. */
+export function storedBytes(n: Node, half: boolean): number {
+  const elements = (n.shape as number[]).reduce((a, b) => a * b, 1);
+  return Math.max(4, Math.ceil((elements * (half ? 2 : 4)) / 4) * 4);
 }
 
 export function planBuffers(
   stored: readonly Node[],
   steps: readonly { writes: readonly ValueId[]; reads: readonly ValueId[] }[],
   pinned: ReadonlySet<ValueId>,
+  half: ReadonlySet<ValueId> = new Set(),
 ): BufferAssignment {
+  const bytesOf = (n: Node) => storedBytes(n, half.has(n.id));
   const first = new Map<ValueId, number>();
   const last = new Map<ValueId, number>();
   steps.forEach((s, i) => {

@@ -69,7 +69,15 @@ export interface FusionOptions {
    * docs/performance.md); "off" (default) never.
    */
   readonly rowPrologue?: RowPrologueMode;
+  /**
+   * "f16": forward intermediates are stored as f16 and computed in f32 (schedule/half-values.ts,
+   * codegen/half-storage.ts); needs the adapter's shader-f16. "f32" (default): everything f32.
+   * It changes what kernels load and store, not which kernels there are.
+   */
+  readonly precision?: StoragePrecision;
 }
+
+export type StoragePrecision = "f32" | "f16";
 
 const ANCHORS = new Set<string>(["matmul", "reduce", "conv3d", "scatter_add", ...ATTENTION_OPS]);
 const LEAVES = new Set(["input", "param"]);

@@ -10,6 +10,8 @@ import { attentionKernel, isAttentionOp } from "../codegen/fused/attention-group
 import { matmulKernel, matmulOperands } from "../codegen/fused/matmul-group.ts";
 import { type AdapterProfile, type Kernel, MIN_STORAGE_BUFFERS } from "../codegen/kernel.ts";
 import type { DType, Graph, Node, ValueId } from "../ir/types.ts";
+import { lowerToHalfStorage } from "../codegen/half-storage.ts";
+import { halfStoredValues } from "./half-values.ts";
 import { planBuffers, type BufferAssignment } from "./memory.ts";
 import { type FusionOptions, planFusion } from "./plan.ts";
 
@@ -41,6 +43,8 @@ export interface Program {
   readonly peakBytes: number;
   /** The fusion options the plan was made with (the adapter's binding limit among them). */
   readonly fusion: FusionOptions;
+  /** Values stored as f16 (`precision: "f16"`); the interpreter rounds the same ones to model it. */
+  readonly halfStored: ReadonlySet<ValueId>;
 }
 
 /** The fusion options an adapter allows: kernels merge up to its storage-buffer limit. */
@@ -124,7 +128,12 @@ export function buildProgram(input: Graph, profile: AdapterProfile, opts: Fusion
   for (const n of graph.nodes) if (n.op.kind === "param" || n.op.kind === "input" || (n.op.kind === "const" && n.op.value.length > 1)) pinned.add(n.id);
   for (const o of graph.outputs) pinned.add(o.id);
   const stored = [...plan.materialized].map((id) => byId.get(id)!);
-  const assignment: BufferAssignment = planBuffers(stored, steps, pinned);
+  const halfStored = fusion.precision === "f16" ? halfStoredValues(graph, plan.materialized, pinned) : new Set<ValueId>();
+  for (const s of steps) {
+    const names = Object.entries(s.bindings).filter(([, id]) => halfStored.has(id)).map(([name]) => name);
+    if (names.length) s.kernel = lowerToHalfStorage(s.kernel, new Set(names));
+  }
+  const assignment: BufferAssignment = planBuffers(stored, steps, pinned, halfStored);
 
   const bufferOf = (id: ValueId) => assignment.bufferOf.get(id)!;
   const slot = (name: string, id: ValueId): TensorSlot => ({ name, buffer: bufferOf(id), shape: shapeOf(byId.get(id)!), dtype: byId.get(id)!.dtype });
@@ -151,5 +160,6 @@ export function buildProgram(input: Graph, profile: AdapterProfile, opts: Fusion
     })),
     peakBytes: assignment.buffers.reduce((a, b) => a + b.bytes, 0),
     fusion,
+    halfStored,
   };
 }

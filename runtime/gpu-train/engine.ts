@@ -13,7 +13,9 @@ import { type AdapterProfile, profileFor } from "../../compiler/codegen/kernel.t
 import { evalShape } from "../../compiler/ir/dims.ts";
 import type { Graph } from "../../compiler/ir/types.ts";
 import { bindDims } from "../../compiler/schedule/bind.ts";
+import type { StoragePrecision } from "../../compiler/schedule/plan.ts";
 import { buildProgram } from "../../compiler/schedule/program.ts";
+import { UserError } from "../../cli/errors.ts";
 import type { EngineBatch, EngineSetup, StepHyper, TensorArray, TrainEngine } from "../train/engine.ts";
 import { type BufferRef, Executor, type Step } from "../executor.ts";
 import { type GpuContext, requestGpu } from "../gpu.ts";
@@ -96,7 +98,10 @@ export class GpuEngine implements TrainEngine {
   private readonly state_keys: { m?: string; v?: string; buf?: string };
   private trainLoss?: CompiledProgram;
 
-  constructor(private readonly setup: EngineSetup) {
+  constructor(
+    private readonly setup: EngineSetup,
+    private readonly precision: StoragePrecision = "f32",
+  ) {
     for (const p of setup.params) this.sizes.set(p.path, setup.initial.get(p.path)!.length);
     this.trainable = setup.trainable.map((t) => t.path);
     this.layout = packLayout(this.trainable, this.sizes);
@@ -109,7 +114,12 @@ export class GpuEngine implements TrainEngine {
     this.gpu = await requestGpu();
     const info = this.gpu.info;
     this.profile = profileFor(info, this.gpu.device.features as unknown as ReadonlySet<string>);
-    this.description = `gpu (${info.description || info.device || info.architecture}, fused WGSL on Dawn)`;
+    const adapter = info.description || info.device || info.architecture;
+    if (this.precision === "f16" && !this.gpu.device.features.has("shader-f16")) {
+      this.gpu.destroy();
+      throw new UserError(`--precision f16: the adapter (${adapter}) has no shader-f16`, "train with --precision f32 (the default), or on an adapter that offers shader-f16");
+    }
+    this.description = `gpu (${adapter}, fused WGSL on Dawn${this.precision === "f16" ? ", f16 activation storage" : ""})`;
     const arenaBytes = this.layout.total * 4;
     const plan = [
       { bufferId: "P", bytes: arenaBytes },
@@ -148,7 +158,7 @@ export class GpuEngine implements TrainEngine {
     if (hit) return hit;
     const graph = kind === "train" ? this.setup.train : kind === "evalForward" ? this.setup.evalForward : this.setup.evalLoss;
     if (!graph) throw new Error("this engine was built without an eval forward graph");
-    const program = buildProgram(bindDims(graph, { B: batch }), this.profile!);
+    const program = buildProgram(bindDims(graph, { B: batch }), this.profile!, { precision: this.precision });
     const linked = linkProgram(program, key, {
       param: (path) => this.paramRef(path),
       grad: (path) => {

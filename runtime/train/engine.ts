@@ -5,6 +5,7 @@
  */
 import { UserError } from "../../cli/errors.ts";
 import type { Graph, ParamInfo } from "../../compiler/ir/types.ts";
+import type { StoragePrecision } from "../../compiler/schedule/plan.ts";
 import { GpuEngine } from "../gpu-train/engine.ts";
 import { NoAdapterError, requestGpu } from "../gpu.ts";
 import { CpuEngine } from "./cpu-engine.ts";
@@ -83,12 +84,13 @@ export async function assertEngineAvailable(kind: EngineKind): Promise<void> {
   }
 }
 
-/** The one place engines are constructed; the GPU engine is added here. */
-export function createEngine(kind: EngineKind, setup: EngineSetup): TrainEngine {
+/** The one place engines are constructed. f16 storage is a GPU-engine mode (the CPU engine is the f32 reference). */
+export function createEngine(kind: EngineKind, precision: StoragePrecision, setup: EngineSetup): TrainEngine {
   switch (kind) {
     case "cpu":
+      if (precision !== "f32") throw new UserError(`--precision ${precision} needs the gpu engine`, "the cpu engine is the f32 reference interpreter: drop --precision, or train with --engine gpu");
       return new CpuEngine(setup);
     case "gpu":
-      return new GpuEngine(setup);
+      return new GpuEngine(setup, precision);
   }
 }

@@ -13,6 +13,7 @@ import { type CheckpointMeta, initFromCheckpoint, paramShapes, readTrainCheckpoi
 import type { CompiledStage } from "./compile-stage.ts";
 import { curvesSvg } from "./curves.ts";
 import { engineBatch, stageData } from "./data.ts";
+import type { StoragePrecision } from "../../compiler/schedule/plan.ts";
 import { type EngineKind, type TensorArray, type TrainEngine, createEngine } from "./engine.ts";
 import { evaluateHeldOut, type EvalResult } from "./evaluate.ts";
 import { MetricsLog } from "./metrics.ts";
@@ -40,6 +41,8 @@ export interface StageOptions {
   /** Stop once this many steps are done (the schedule still spans the whole run); resume later. */
   readonly stopAt?: number;
   readonly engine: EngineKind;
+  /** "f16": the GPU engine stores forward activations as f16 (`--precision f16`); f32 by default. */
+  readonly precision?: StoragePrecision;
   readonly signal?: AbortSignal;
   /** Turns captions into token rows (`--tokenizer`); byte-level when absent. */
   readonly tokenizer?: Tokenizer;
@@ -128,7 +131,7 @@ export async function trainStage(stage: CompiledStage, opts: StageOptions, outDi
 
   const decayOf = new Map(stage.params.map((p) => [p.path, p.decay]));
   const lrScales = layerLrScales(stage.trainable, optimizer.layerDecay);
-  const engine = createEngine(opts.engine, {
+  const engine = createEngine(opts.engine, opts.precision ?? "f32", {
     train: stage.train,
     evalLoss: stage.evalLoss,
     evalForward: stage.evalForward,

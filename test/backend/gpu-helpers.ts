@@ -3,7 +3,7 @@ import { expect } from "vitest";
 import { differentiate } from "../../compiler/autodiff/index.ts";
 import { GraphBuilder } from "../../compiler/ir/builder.ts";
 import { interpret } from "../../compiler/interp/index.ts";
-import { profileFor } from "../../compiler/codegen/kernel.ts";
+import { type AdapterProfile, profileFor } from "../../compiler/codegen/kernel.ts";
 import { bindDims } from "../../compiler/schedule/bind.ts";
 import type { FusionOptions } from "../../compiler/schedule/plan.ts";
 import { buildProgram, type Program } from "../../compiler/schedule/program.ts";
@@ -45,12 +45,16 @@ export function randomFeeds(graph: Graph, seed = 1, dims: Record<string, number>
 
 export interface Compared {
   readonly program: Program;
+  /** The kernel profile the program was built for. */
+  readonly profile: AdapterProfile;
   readonly gpu: Record<string, HostTensor>;
   readonly reference: Record<string, ArrayLike<number>>;
 }
 
-export async function runBoth(gpu: GpuContext, graph: Graph, feeds: Feeds, dims: Record<string, number> = {}, fusion: FusionOptions = {}): Promise<Compared> {
-  const program = buildProgram(bindDims(graph, dims), profileFor(gpu.info, gpu.device.features as unknown as ReadonlySet<string>), fusion);
+/** `profile` overrides the adapter's own (e.g. the discrete-GPU kernels, run on lavapipe). */
+export async function runBoth(gpu: GpuContext, graph: Graph, feeds: Feeds, dims: Record<string, number> = {}, fusion: FusionOptions = {}, profile?: AdapterProfile): Promise<Compared> {
+  const used = profile ?? profileFor(gpu.info, gpu.device.features as unknown as ReadonlySet<string>);
+  const program = buildProgram(bindDims(graph, dims), used, fusion);
   const runner = await ProgramRunner.create(gpu, program);
   try {
     for (const p of program.params) runner.write(p.name, feeds.params[p.name]!);
@@ -59,8 +63,9 @@ export async function runBoth(gpu: GpuContext, graph: Graph, feeds: Feeds, dims:
     runner.run();
     const out: Record<string, HostTensor> = {};
     for (const o of program.outputs) out[o.name] = await runner.read(o.name);
-    const ref = interpret(graph, { inputs: feeds.inputs, params: feeds.params, dims });
-    return { program, gpu: out, reference: Object.fromEntries(Object.entries(ref).map(([k, v]) => [k, v.data])) };
+    // The program's plan rewrites attention layouts; its value ids are the graph's own plus views.
+    const ref = interpret(graph, { inputs: feeds.inputs, params: feeds.params, dims, halfStored: program.halfStored });
+    return { program, profile: used, gpu: out, reference: Object.fromEntries(Object.entries(ref).map(([k, v]) => [k, v.data])) };
   } finally {
     runner.destroy();
   }

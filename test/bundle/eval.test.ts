@@ -171,6 +171,45 @@ console.log(JSON.stringify({ output: [...output], again: [...again], errors, pip
     ]);
   });
 
+  it("--precision f16: the bundle stores activations as f16, needs shader-f16 and stays within f16 precision", (t) => {
+    const half = join(work.dir, "uv2-f16");
+    const r = ivc("compile", "models/uniformerv2.ivm", "--preset", "tiny", ...setFlags, "-o", half, "--weights", join(work.dir, "w.safetensors"), "--precision", "f16");
+    expect(r.status, r.stderr).toBe(0);
+    const manifest = JSON.parse(readFileSync(join(half, "manifest.json"), "utf8"));
+    const full = JSON.parse(readFileSync(join(bundle, "manifest.json"), "utf8"));
+    expect(manifest.precision).toBe("f16");
+    expect(full.precision).toBe("f32");
+    expect(manifest.features).toContain("shader-f16");
+    expect(manifest.buffers.peakBytes).toBeLessThan(full.buffers.peakBytes);
+    expect(manifest.kernels.length).toBe(full.kernels.length);
+    const wgsl = readdirSync(join(half, "kernels")).map((f) => readFileSync(join(half, "kernels", f), "utf8"));
+    expect(wgsl.filter((w) => /array<(vec4<)?f16>/.test(w)).length).toBeGreaterThan(5);
+    const clip = randomArray(3 * 4 * 16 * 16, 5);
+    writeF32(join(work.dir, "clip16.bin"), clip);
+    let got: { output: number[] };
+    try {
+      got = runNode(
+        work.dir,
+        "run-f16.mjs",
+        `import { readFileSync } from "node:fs";
+import { load } from "./uv2-f16/index.js";
+const m = await load();
+const clip = new Float32Array(readFileSync(new URL("./clip16.bin", import.meta.url)).buffer.slice(0));
+const { output } = await m.forward({ clip });
+m.destroy();
+console.log(JSON.stringify({ output: [...output] }));
+`,
+      );
+    } catch (e) {
+      if (/shader-f16/.test((e as Error).message)) t.skip();
+      throw e;
+    }
+    const ref = interpret(compileModel("models/uniformerv2.ivm", { preset: "tiny", set: SET }).graph!, { inputs: { clip }, params, dims: { B: 1 } });
+    const err = relError(got.output, ref.output!.data);
+    expect(err).toBeGreaterThan(0);
+    expect(err).toBeLessThan(1e-2);
+  });
+
   it("index.ts types a consumer: strict NodeNext accepts the right inputs and rejects a misspelt one", () => {
     const tsc = (file: string, source: string) => {
       writeFileSync(join(work.dir, file), source);

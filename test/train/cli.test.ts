@@ -76,6 +76,12 @@ describe("ivc train", () => {
     const corrupt = ivc("train", "models/uniformerv2.ivm", ...tinySet, "--resume", "--out", out);
     expect(corrupt.status).toBe(1);
     expect(corrupt.stderr).toMatch(/^error: .*checkpoint\.safetensors/m);
-    for (const r of [engine, data, corrupt]) expect(r.stderr).not.toMatch(/\n\s+at /);
+    const precision = ivc("train", "models/uniformerv2.ivm", "--precision", "bf16", "--out", out);
+    expect(precision.status).toBe(2);
+    expect(precision.stderr).toContain("--precision must be f32 or f16, got 'bf16'");
+    const cpuHalf = ivc("train", "models/uniformerv2.ivm", ...tinySet, "--engine", "cpu", "--precision", "f16", "--out", path.join(tempDir(), "run"));
+    expect(cpuHalf.status).toBe(1);
+    expect(cpuHalf.stderr).toContain("--precision f16 needs the gpu engine");
+    for (const r of [engine, data, corrupt, precision, cpuHalf]) expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 });
