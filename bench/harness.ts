@@ -45,6 +45,8 @@ export interface BenchOptions {
   readonly runs: number;
   readonly warmup: number;
   readonly log: (msg: string) => void;
+  /** Tune tile widths on this adapter first (runtime/autotune.ts; results cached across runs). */
+  readonly autotune?: boolean;
 }
 
 export interface Workload {

@@ -23,10 +23,11 @@ const cmd = new Command("bench")
   .option("--warmup <n>", "untimed runs first (default: per workload)", count)
   .option("--no-peer", "skip the PyTorch CPU peer")
   .option("--out <path>", "where to write the results", repoPath("bench/results.json"))
+  .option("--autotune", "train workloads tune their matmul tile widths on this adapter first (cached in the ivc cache)")
   .option("--list", "list the workloads and exit")
   .parse(process.argv);
 
-const opts = cmd.opts<{ only?: string[]; runs?: number; warmup?: number; peer: boolean; out: string; list?: boolean }>();
+const opts = cmd.opts<{ only?: string[]; runs?: number; warmup?: number; peer: boolean; out: string; list?: boolean; autotune?: boolean }>();
 
 if (opts.list) {
   for (const { workload } of WORKLOADS) console.log(`${workload.name.padEnd(30)} ${workload.description}`);
@@ -47,7 +48,7 @@ const entries = wanted ? WORKLOADS.filter((w) => wanted.includes(w.workload.name
 
 const started = new Date();
 console.log(`ivc bench, ${started.toISOString()}, load average ${currentLoad().join(" ")}`);
-const report = await runBench(entries, { out: opts.out, runs: opts.runs, warmup: opts.warmup, peers: opts.peer, log: (m) => console.error(m) });
+const report = await runBench(entries, { out: opts.out, runs: opts.runs, warmup: opts.warmup, peers: opts.peer, log: (m) => console.error(m), autotune: opts.autotune === true });
 console.log("");
 console.log(report.table);
 for (const r of report.results) if (r.notes) console.log(`  ${r.workload}: ${r.notes}`);

@@ -15,6 +15,8 @@ export interface RunnerOptions {
   readonly warmup?: number;
   readonly peers: boolean;
   readonly log: (msg: string) => void;
+  /** Train workloads tune their kernels' tile widths first (`--autotune`). */
+  readonly autotune?: boolean;
 }
 
 export interface RunnerReport {
@@ -33,7 +35,7 @@ export async function runBench(entries: readonly Registered[], opts: RunnerOptio
       opts.log(`${workload.name}: ${workload.description} (${w} warm-up, ${n} runs; load ${currentLoad().join(" ")})`);
       const t0 = performance.now();
       try {
-        let r = await workload.run({ runs: n, warmup: w, log: opts.log });
+        let r = await workload.run({ runs: n, warmup: w, log: opts.log, autotune: opts.autotune });
         if (opts.peers && TORCH_WORKLOADS.includes(workload.name)) {
           const outcome = runTorchPeer(workload.name, n, w);
           r = withPeer(r, outcome);

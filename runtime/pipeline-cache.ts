@@ -4,10 +4,10 @@
  * directory, every shader is also written there as `<hash>.wgsl`, so a bundle or a person can find
  * the exact text a pipeline came from.
  */
-import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Kernel, KernelBinding } from "../compiler/codegen/kernel.ts";
+import { kernelHash } from "../compiler/codegen/kernel-hash.ts";
 import { KernelCompileError, type CompilerMessage } from "./compile-error.ts";
 
 export interface CompiledKernel {
@@ -21,25 +21,6 @@ export interface PipelineCacheStats {
   hits: number;
 }
 
-function layoutSignature(bindings: readonly KernelBinding[]): string {
-  return bindings.map((b) => (b.kind === "storage" ? `${b.kind}:${b.access}` : b.kind)).join(",");
-}
-
-/** The shader without its comment lines: kernels that differ only in their names and source notes share a pipeline. */
-function codeOf(wgsl: string): string {
-  return wgsl
-    .split("\n")
-    .filter((line) => !line.trimStart().startsWith("//"))
-    .join("\n");
-}
-
-export function kernelHash(kernel: Kernel): string {
-  return createHash("sha256")
-    .update(codeOf(kernel.wgsl))
-    .update("\0" + kernel.entryPoint + "\0" + layoutSignature(kernel.bindings))
-    .digest("hex")
-    .slice(0, 24);
-}
 
 function bindGroupLayoutEntries(bindings: readonly KernelBinding[]): GPUBindGroupLayoutEntry[] {
   return bindings.map((b, i) => ({

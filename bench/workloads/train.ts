@@ -79,7 +79,7 @@ export function trainWorkload(spec: TrainSpec): Workload {
       if (precision === "f16" && !gpu.device.features.has("shader-f16")) throw new Error(`${spec.name}: the adapter has no shader-f16`);
       const program = buildProgram(bound, profileOf(gpu), { precision });
       const batch = batchFor(stage.train, { B: spec.batch }, spec.inputRange);
-      const engine = new GpuEngine(setup, precision);
+      const engine = new GpuEngine(setup, { precision, autotune: opts.autotune, log: opts.log });
       try {
         let k = 0;
         const t0 = performance.now();
@@ -112,7 +112,7 @@ export function trainWorkload(spec: TrainSpec): Workload {
           ...(spec.target ? { target: spec.target.text, met: spec.target.met({ ms: s.median, dispatches, submits }) } : {}),
           loadavg: currentLoad(),
           notes:
-            `${(flops / 1e9).toFixed(2)} GFLOP/step (matmul+conv), batch ${spec.batch}, ${stage.trainable.length} trainable tensors; ` +
+            `${(flops / 1e9).toFixed(2)} GFLOP/step (matmul+conv)${opts.autotune ? ", autotuned" : ""}, batch ${spec.batch}, ${stage.trainable.length} trainable tensors; ` +
             `peak = program plan ${(program.peakBytes / 2 ** 20).toFixed(1)} MiB + optimizer state; loss after ${k} steps ${loss.toPrecision(4)}`,
         };
       } finally {

@@ -49,6 +49,12 @@ export interface MatmulParams {
    * real rows). A row kernel that feeds the matmul (LayerNorm) runs this way in the same dispatch.
    */
   readonly prologue?: MatmulStore;
+  /**
+   * Software SIMD tile only: 32-column groups per lane row, so a workgroup computes 8 x (32 * colGroups)
+   * of C. Default 2; 1 and 4 are the autotuner's alternatives (runtime/autotune.ts). Every element
+   * is summed in the same order whatever the width, so the results are bit-identical.
+   */
+  readonly colGroups?: number;
   /** Binding names for the operands (default A, B, C), e.g. x/weight/y when a conv is a matmul. */
   readonly operandNames?: { readonly a: string; readonly b: string; readonly c: string };
   readonly name?: string;
@@ -157,13 +163,18 @@ function tileIndex(nTiles: number, mTiles: number, rows: number, cols: number): 
 }
 
 const ROWS = 8;
-const COL_GROUPS = 2;
+export const SIMD_DEFAULT_COL_GROUPS = 2;
 const LANES = 8;
-const TILE_N = LANES * 4 * COL_GROUPS;
-/** Columns of C one workgroup of the software SIMD tile computes (a row prologue runs once per such tile). */
-export const SIMD_TILE_N = TILE_N;
+/** Columns of C one workgroup of the default software SIMD tile computes (a row prologue runs once per such tile). */
+export const SIMD_TILE_N = LANES * 4 * SIMD_DEFAULT_COL_GROUPS;
+/** The software tile widths (`colGroups`) the autotuner tries. */
+export const SIMD_COL_GROUP_CHOICES: readonly number[] = [1, 2, 4];
 
 function simdMatmul(p: MatmulParams, broadcast: boolean): Kernel {
+  const COL_GROUPS = p.colGroups ?? SIMD_DEFAULT_COL_GROUPS;
+  if (!SIMD_COL_GROUP_CHOICES.includes(COL_GROUPS)) throw new Error(`internal: colGroups ${COL_GROUPS} is not one of ${SIMD_COL_GROUP_CHOICES.join(", ")}`);
+  if (p.prologue && COL_GROUPS !== SIMD_DEFAULT_COL_GROUPS) throw new Error("internal: a matmul with a row prologue keeps the default tile width");
+  const TILE_N = LANES * 4 * COL_GROUPS;
   const r = resolveMatmul(p);
   const epi = p.epilogue ?? NO_EPILOGUE;
   const name = p.name ?? defaultName(p);
@@ -260,7 +271,7 @@ function simdMatmul(p: MatmulParams, broadcast: boolean): Kernel {
   ];
   const accDecls = rowsIdx.flatMap((row) => [...Array(COL_GROUPS).keys()].map((g) => `  var acc${row}_${g} = vec4<f32>(0.0);`));
   const bindings = matmulBindings(p, epi, aVec, bVec);
-  const how = `8-lane SIMD tile 8x64${p.prologue ? ", each lane computes its row of A (row-kernel prologue)" : ""}${broadcast ? ", A shared by subgroupBroadcast" : ""}`;
+  const how = `8-lane SIMD tile 8x${TILE_N}${p.prologue ? ", each lane computes its row of A (row-kernel prologue)" : ""}${broadcast ? ", A shared by subgroupBroadcast" : ""}`;
   const wgsl = `${kernelHeader(name, `${describe(r)}; ${how}`, source, broadcast ? ["subgroups"] : [])}
 ${bindingDecls(bindings)}
 

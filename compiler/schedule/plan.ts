@@ -75,7 +75,14 @@ export interface FusionOptions {
    * It changes what kernels load and store, not which kernels there are.
    */
   readonly precision?: StoragePrecision;
+  /**
+   * Tile widths the autotuner chose (runtime/autotune.ts): the default kernel's hash -> the
+   * software matmul's `colGroups`. Kernels not in it keep the default; the numbers do not change.
+   */
+  readonly tuning?: TuningTable;
 }
+
+export type TuningTable = Readonly<Record<string, number>>;
 
 export type StoragePrecision = "f32" | "f16";
 

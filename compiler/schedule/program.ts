@@ -8,6 +8,8 @@ import { conv3dKernel, type GroupContext, type GroupKernel, pointwiseKernel, sca
 import { rowKernel, rowsKernel } from "../codegen/fused/row.ts";
 import { attentionKernel, isAttentionOp } from "../codegen/fused/attention-group.ts";
 import { matmulKernel, matmulOperands } from "../codegen/fused/matmul-group.ts";
+import { kernelHash } from "../codegen/kernel-hash.ts";
+import { SIMD_COL_GROUP_CHOICES, SIMD_DEFAULT_COL_GROUPS } from "../codegen/matmul.ts";
 import { type AdapterProfile, type Kernel, MIN_STORAGE_BUFFERS } from "../codegen/kernel.ts";
 import type { DType, Graph, Node, ValueId } from "../ir/types.ts";
 import { lowerToHalfStorage } from "../codegen/half-storage.ts";
@@ -15,8 +17,20 @@ import { halfStoredValues } from "./half-values.ts";
 import { planBuffers, type BufferAssignment } from "./memory.ts";
 import { type FusionOptions, planFusion } from "./plan.ts";
 
+/** A kernel the autotuner may regenerate with another tile width (the software matmul tile). */
+export interface Retile {
+  /** The default kernel's hash: the tuning table's key. */
+  readonly key: string;
+  readonly choices: readonly number[];
+  /** The default among the choices: kept unless another is clearly faster. */
+  readonly fallback: number;
+  /** The same kernel (same bindings, same results) with `colGroups` column groups. */
+  readonly variant: (colGroups: number) => Kernel;
+}
+
 export interface ProgramStep {
   readonly kernel: Kernel;
+  readonly retile?: Retile;
   /** Arena buffer for each of the kernel's storage bindings. */
   readonly buffers: Readonly<Record<string, string>>;
   /** The values the step writes and reads (for liveness and explain output). */
@@ -83,7 +97,17 @@ export function buildProgram(input: Graph, profile: AdapterProfile, opts: Fusion
     },
   };
 
-  const steps: { kernel: Kernel; bindings: Record<string, ValueId>; writes: ValueId[]; reads: ValueId[] }[] = [];
+  const pinned = new Set<ValueId>();
+  for (const n of graph.nodes) if (n.op.kind === "param" || n.op.kind === "input" || (n.op.kind === "const" && n.op.value.length > 1)) pinned.add(n.id);
+  for (const o of graph.outputs) pinned.add(o.id);
+  const halfStored = fusion.precision === "f16" ? halfStoredValues(graph, plan.materialized, pinned) : new Set<ValueId>();
+  /** The kernel with its f16-stored bindings lowered (a no-op without any). */
+  const storedAs = (kernel: Kernel, bindings: Record<string, ValueId>): Kernel => {
+    const names = Object.entries(bindings).filter(([, id]) => halfStored.has(id)).map(([name]) => name);
+    return names.length ? lowerToHalfStorage(kernel, new Set(names)) : kernel;
+  };
+
+  const steps: { kernel: Kernel; retile?: Retile; bindings: Record<string, ValueId>; writes: ValueId[]; reads: ValueId[] }[] = [];
   plan.kernels.forEach((k, i) => {
     // A batch of independent row kernels is named after a gradient part when it has one (its pass).
     const id = k.kind === "pointwise" ? k.outputs[0]! : k.kind === "rows" ? (k.parts.find((p) => byId.get(p.node)!.name?.startsWith("grad.")) ?? k).node : k.node;
@@ -91,6 +115,7 @@ export function buildProgram(input: Graph, profile: AdapterProfile, opts: Fusion
     const name = kernelName(n, i, k.kind);
     let kernel: Kernel;
     let bindings: Record<string, ValueId>;
+    let retile: Retile | undefined;
     if (k.kind === "matmul") {
       // A prologue's operand is computed in the kernel; its layout is the plain stored one.
       const ops = matmulOperands(n, byId, k.prologue ? new Set([...plan.materialized, k.prologue.operand]) : plan.materialized);
@@ -99,11 +124,17 @@ export function buildProgram(input: Graph, profile: AdapterProfile, opts: Fusion
       const prologue = k.prologue ? { ctx, row: k.prologue.row, operand: k.prologue.operand } : undefined;
       const sources = ctx.source([...(k.prologue ? k.prologue.row.outputs : []), id, ...k.members]);
       const lowered = matmulKernel(n, ops, profile, name, sources, epilogue, prologue);
-      kernel = lowered.kernel;
+      kernel = storedAs(lowered.kernel, lowered.buffers);
       bindings = lowered.buffers;
+      if (profile.software && !prologue) {
+        const variant = (colGroups: number) => storedAs(matmulKernel(n, ops, profile, name, sources, epilogue, undefined, colGroups).kernel, lowered.buffers);
+        retile = { key: kernelHash(kernel), choices: SIMD_COL_GROUP_CHOICES, fallback: SIMD_DEFAULT_COL_GROUPS, variant };
+        const chosen = fusion.tuning?.[retile.key];
+        if (chosen !== undefined && SIMD_COL_GROUP_CHOICES.includes(chosen)) kernel = variant(chosen);
+      }
     } else if (isAttentionOp(k.kind)) {
       const lowered = attentionKernel(n, byId, plan.materialized, profile, name, ctx.source([id]), "into" in k ? k.into : undefined);
-      kernel = lowered.kernel;
+      kernel = storedAs(lowered.kernel, lowered.buffers);
       bindings = lowered.buffers;
     } else {
       const group: GroupKernel =
@@ -116,23 +147,15 @@ export function buildProgram(input: Graph, profile: AdapterProfile, opts: Fusion
             : k.kind === "conv3d"
               ? conv3dKernel(id, ctx, name)
               : scatterAddKernel(id, ctx, name);
-      kernel = group.kernel;
       bindings = { ...group.buffers };
+      kernel = storedAs(group.kernel, bindings);
     }
     const writes = [...k.outputs];
     const reads = Object.values(bindings).filter((v) => !writes.includes(v));
-    steps.push({ kernel, bindings, writes, reads });
+    steps.push({ kernel, ...(retile ? { retile } : {}), bindings, writes, reads });
   });
 
-  const pinned = new Set<ValueId>();
-  for (const n of graph.nodes) if (n.op.kind === "param" || n.op.kind === "input" || (n.op.kind === "const" && n.op.value.length > 1)) pinned.add(n.id);
-  for (const o of graph.outputs) pinned.add(o.id);
   const stored = [...plan.materialized].map((id) => byId.get(id)!);
-  const halfStored = fusion.precision === "f16" ? halfStoredValues(graph, plan.materialized, pinned) : new Set<ValueId>();
-  for (const s of steps) {
-    const names = Object.entries(s.bindings).filter(([, id]) => halfStored.has(id)).map(([name]) => name);
-    if (names.length) s.kernel = lowerToHalfStorage(s.kernel, new Set(names));
-  }
   const assignment: BufferAssignment = planBuffers(stored, steps, pinned, halfStored);
 
   const bufferOf = (id: ValueId) => assignment.bufferOf.get(id)!;
@@ -154,6 +177,7 @@ export function buildProgram(input: Graph, profile: AdapterProfile, opts: Fusion
       .map((n) => ({ buffer: bufferOf(n.id), values: (n.op as { value: readonly number[] }).value, dtype: n.dtype })),
     steps: steps.map((s) => ({
       kernel: s.kernel,
+      ...(s.retile ? { retile: s.retile } : {}),
       buffers: Object.fromEntries(Object.entries(s.bindings).map(([name, id]) => [name, bufferOf(id)])),
       writes: s.writes,
       reads: s.reads,

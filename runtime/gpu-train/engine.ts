@@ -14,10 +14,11 @@ import { evalShape } from "../../compiler/ir/dims.ts";
 import type { Graph } from "../../compiler/ir/types.ts";
 import { bindDims } from "../../compiler/schedule/bind.ts";
 import type { StoragePrecision } from "../../compiler/schedule/plan.ts";
-import { buildProgram } from "../../compiler/schedule/program.ts";
+import { buildProgram, type Program } from "../../compiler/schedule/program.ts";
+import { adapterKey, autotuneSteps, TuningStore } from "../autotune.ts";
 import { UserError } from "../../cli/errors.ts";
-import type { EngineBatch, EngineSetup, StepHyper, TensorArray, TrainEngine } from "../train/engine.ts";
-import { type BufferRef, Executor, type Step } from "../executor.ts";
+import type { EngineBatch, EngineOptions, EngineSetup, StepHyper, TensorArray, TrainEngine } from "../train/engine.ts";
+import { type BufferRef, type DispatchStep, Executor, type Step } from "../executor.ts";
 import { type GpuContext, requestGpu } from "../gpu.ts";
 import { copyKernel, emaKernel } from "./copy.ts";
 import { type CompiledProgram, linkProgram } from "./link.ts";
@@ -98,10 +99,14 @@ export class GpuEngine implements TrainEngine {
   private readonly state_keys: { m?: string; v?: string; buf?: string };
   private trainLoss?: CompiledProgram;
 
+  private readonly precision: StoragePrecision;
+  private tuning?: TuningStore;
+
   constructor(
     private readonly setup: EngineSetup,
-    private readonly precision: StoragePrecision = "f32",
+    private readonly options: EngineOptions = {},
   ) {
+    this.precision = options.precision ?? "f32";
     for (const p of setup.params) this.sizes.set(p.path, setup.initial.get(p.path)!.length);
     this.trainable = setup.trainable.map((t) => t.path);
     this.layout = packLayout(this.trainable, this.sizes);
@@ -168,12 +173,26 @@ export class GpuEngine implements TrainEngine {
       state: (path) => `S:${path}`,
     });
     this.executor!.allocate(linked.buffers);
-    const steps: Step[] = [...linked.steps];
+    const steps: Step[] = this.options.autotune ? await this.autotuned(program, linked.steps) : [...linked.steps];
     if (kind === "train") steps.push(...this.optimizerSteps());
     await this.executor!.load(steps.flatMap((s) => ("kernel" in s ? [s.kernel] : [])));
     const compiled: CompiledProgram = { ...linked, recording: this.executor!.record(steps) };
     this.programs.set(key, compiled);
     return compiled;
+  }
+
+  /** The linked steps with the program's tunable kernels at their fastest tile widths here. */
+  private async autotuned(program: Program, linked: readonly DispatchStep[]): Promise<Step[]> {
+    const log = this.options.log ?? (() => {});
+    if (!this.tuning) {
+      this.tuning = new TuningStore(adapterKey(this.gpu!));
+      if (this.tuning.problem) log(`warning: ${this.tuning.problem}`);
+    }
+    const own = program.steps.length;
+    const tuned = await autotuneSteps(this.executor!, linked.slice(0, own), program.steps.map((s) => s.retile), this.tuning, { log });
+    const tunable = program.steps.filter((s) => s.retile).length;
+    log(`autotune: ${tunable} tunable kernels, ${tuned.timed} timed now, the rest from ${this.tuning.path}`);
+    return [...tuned.steps, ...linked.slice(own)];
   }
 
   private optimizerSteps(): Step[] {

@@ -84,13 +84,24 @@ export async function assertEngineAvailable(kind: EngineKind): Promise<void> {
   }
 }
 
-/** The one place engines are constructed. f16 storage is a GPU-engine mode (the CPU engine is the f32 reference). */
-export function createEngine(kind: EngineKind, precision: StoragePrecision, setup: EngineSetup): TrainEngine {
+/** How the GPU engine builds its programs (the CPU engine is the f32 reference and takes none). */
+export interface EngineOptions {
+  /** "f16": forward activations stored as f16 (`--precision f16`). */
+  readonly precision?: StoragePrecision;
+  /** Time the tunable kernels' tile widths on this adapter and keep the fastest (`--autotune`; runtime/autotune.ts). */
+  readonly autotune?: boolean;
+  /** Where the engine reports what it tuned. */
+  readonly log?: (line: string) => void;
+}
+
+/** The one place engines are constructed. */
+export function createEngine(kind: EngineKind, setup: EngineSetup, options: EngineOptions = {}): TrainEngine {
   switch (kind) {
     case "cpu":
-      if (precision !== "f32") throw new UserError(`--precision ${precision} needs the gpu engine`, "the cpu engine is the f32 reference interpreter: drop --precision, or train with --engine gpu");
+      if ((options.precision ?? "f32") !== "f32") throw new UserError(`--precision ${options.precision} needs the gpu engine`, "the cpu engine is the f32 reference interpreter: drop --precision, or train with --engine gpu");
+      if (options.autotune) throw new UserError("--autotune needs the gpu engine", "the cpu engine has no kernels to tune: drop --autotune, or train with --engine gpu");
       return new CpuEngine(setup);
     case "gpu":
-      return new GpuEngine(setup, precision);
+      return new GpuEngine(setup, options);
   }
 }

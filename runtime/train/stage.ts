@@ -43,6 +43,8 @@ export interface StageOptions {
   readonly engine: EngineKind;
   /** "f16": the GPU engine stores forward activations as f16 (`--precision f16`); f32 by default. */
   readonly precision?: StoragePrecision;
+  /** Time the GPU kernels' tile widths on this adapter first (`--autotune`), reusing earlier results. */
+  readonly autotune?: boolean;
   readonly signal?: AbortSignal;
   /** Turns captions into token rows (`--tokenizer`); byte-level when absent. */
   readonly tokenizer?: Tokenizer;
@@ -131,7 +133,9 @@ export async function trainStage(stage: CompiledStage, opts: StageOptions, outDi
 
   const decayOf = new Map(stage.params.map((p) => [p.path, p.decay]));
   const lrScales = layerLrScales(stage.trainable, optimizer.layerDecay);
-  const engine = createEngine(opts.engine, opts.precision ?? "f32", {
+  const engine = createEngine(
+    opts.engine,
+    {
     train: stage.train,
     evalLoss: stage.evalLoss,
     evalForward: stage.evalForward,
@@ -141,7 +145,9 @@ export async function trainStage(stage: CompiledStage, opts: StageOptions, outDi
     clipGradNorm: stage.settings.clipGradNorm,
     ema: stage.settings.ema,
     initial: weights,
-  });
+    },
+    { precision: opts.precision, autotune: opts.autotune, log },
+  );
   try {
     if (saved) {
       try {

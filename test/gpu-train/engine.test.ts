@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { GpuEngine } from "../../runtime/gpu-train/engine.ts";
 import { initParams } from "../../runtime/init/index.ts";
@@ -81,7 +84,7 @@ describe("GPU training engine against the CPU reference engine", () => {
   it("with f16 activation storage (--precision f16), SGD steps stay within f16 precision of the f32 reference", async (t) => {
     const s = setup(0, undefined, true);
     const cpu = new CpuEngine(s);
-    const gpu = new GpuEngine(s, "f16");
+    const gpu = new GpuEngine(s, { precision: "f16" });
     try {
       const a = await train(cpu, 3);
       let b: Awaited<ReturnType<typeof train>>;
@@ -100,6 +103,51 @@ describe("GPU training engine against the CPU reference engine", () => {
     } finally {
       cpu.dispose();
       gpu.dispose();
+    }
+  });
+
+  it("--autotune picks tile widths, caches them per adapter and changes no number", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "ivc-autotune-"));
+    const saved = process.env.IVC_CACHE_DIR;
+    process.env.IVC_CACHE_DIR = dir;
+    const s = setup(0.5);
+    const engines: GpuEngine[] = [];
+    try {
+      const plain = new GpuEngine(s);
+      engines.push(plain);
+      const reference = await train(plain, 1);
+      const runs: string[][] = [];
+      for (let k = 0; k < 2; k++) {
+        const lines: string[] = [];
+        const tuned = new GpuEngine(s, { autotune: true, log: (l) => lines.push(l) });
+        engines.push(tuned);
+        const got = await train(tuned, 1);
+        expect(got.losses).toEqual(reference.losses);
+        for (const [key, want] of reference.state) expect(got.state.get(key), key).toEqual(want);
+        runs.push(lines);
+      }
+      const summary = (lines: string[]) => lines.find((l) => l.startsWith("autotune:"))!;
+      expect(summary(runs[0]!)).toMatch(/^autotune: [1-9]\d* tunable kernels, [1-9]\d* timed now/);
+      expect(runs[0]!.some((l) => / -> [124]$/.test(l))).toBe(true);
+      // The second engine finds every width in the cache.
+      expect(summary(runs[1]!)).toMatch(/ 0 timed now/);
+      const file = JSON.parse(readFileSync(join(dir, "autotune.json"), "utf8"));
+      expect(file.format).toBe("ivc-autotune/1");
+      const entries = Object.values(file.adapters as Record<string, Record<string, { choice: number }>>)[0]!;
+      expect(Object.values(entries).every((m) => [1, 2, 4].includes(m.choice))).toBe(true);
+      // A damaged cache is reported and rebuilt, not fatal.
+      writeFileSync(join(dir, "autotune.json"), "{ not json");
+      const lines: string[] = [];
+      const again = new GpuEngine(s, { autotune: true, log: (l) => lines.push(l) });
+      engines.push(again);
+      await train(again, 1);
+      expect(lines[0]).toMatch(/^warning: .*autotune\.json is unreadable/);
+      expect(JSON.parse(readFileSync(join(dir, "autotune.json"), "utf8")).format).toBe("ivc-autotune/1");
+    } finally {
+      for (const e of engines) e.dispose();
+      if (saved === undefined) delete process.env.IVC_CACHE_DIR;
+      else process.env.IVC_CACHE_DIR = saved;
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -7,6 +7,7 @@ import {
 import {
   matmul,
   resolveMatmul,
+  SIMD_COL_GROUP_CHOICES,
   type MatmulParams,
 } from "../../compiler/codegen/matmul.ts";
 import {
@@ -92,6 +93,28 @@ describe("matmul", () => {
       }
     });
   }
+
+  it("every autotuner tile width (colGroups 1, 2, 4) gives bit-identical results, vec4 and scalar B", async () => {
+    for (const [batch, M, N, K, transB] of [
+      [2, 13, 100, 36, false],
+      [1, 9, 70, 5, true],
+    ] as const) {
+      const p: MatmulParams = { batch, M, N, K, transB };
+      const { r, aLen, bLen, cLen } = sizes(p);
+      const A = randomArray(aLen, 5);
+      const B = randomArray(bLen, 6);
+      const outs: Float32Array[] = [];
+      for (const colGroups of SIMD_COL_GROUP_CHOICES) {
+        // The software tile (the one with widths), whatever this adapter is.
+        const kernel = matmul({ ...p, colGroups }, { ...h.profile, software: true });
+        expect(kernel.wgsl).toContain(`SIMD tile 8x${32 * colGroups}`);
+        outs.push((await h.run([kernel], { A, B, C: cLen }, ["C"])).C);
+      }
+      expect(relError(outs[1]!, matmulRef(r, A, B, cLen))).toBeLessThan(1e-4);
+      expect(outs[0]).toEqual(outs[1]);
+      expect(outs[2]).toEqual(outs[1]);
+    }
+  });
 
   it("folds row tiles past the 65535-workgroup limit into grid x", async () => {
     const p: MatmulParams = { batch: 1, M: 65535 * 8 + 9, N: 3, K: 2 };

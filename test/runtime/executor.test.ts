@@ -8,7 +8,8 @@ import { randomFill } from "../../compiler/codegen/rng.ts";
 import { KernelCompileError } from "../../runtime/compile-error.ts";
 import { Executor } from "../../runtime/executor.ts";
 import { requestGpu, type GpuContext } from "../../runtime/gpu.ts";
-import { kernelHash, PipelineCache } from "../../runtime/pipeline-cache.ts";
+import { kernelHash } from "../../compiler/codegen/kernel-hash.ts";
+import { PipelineCache } from "../../runtime/pipeline-cache.ts";
 
 let gpu: GpuContext;
 beforeAll(async () => {

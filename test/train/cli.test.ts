@@ -82,6 +82,9 @@ describe("ivc train", () => {
     const cpuHalf = ivc("train", "models/uniformerv2.ivm", ...tinySet, "--engine", "cpu", "--precision", "f16", "--out", path.join(tempDir(), "run"));
     expect(cpuHalf.status).toBe(1);
     expect(cpuHalf.stderr).toContain("--precision f16 needs the gpu engine");
-    for (const r of [engine, data, corrupt, precision, cpuHalf]) expect(r.stderr).not.toMatch(/\n\s+at /);
+    const cpuTune = ivc("train", "models/uniformerv2.ivm", ...tinySet, "--engine", "cpu", "--autotune", "--out", path.join(tempDir(), "run"));
+    expect(cpuTune.status).toBe(1);
+    expect(cpuTune.stderr).toContain("--autotune needs the gpu engine");
+    for (const r of [engine, data, corrupt, precision, cpuHalf, cpuTune]) expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 });
