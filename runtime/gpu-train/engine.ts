@@ -115,6 +115,10 @@ export class GpuEngine implements TrainEngine {
     this.ready = this.init();
   }
 
+  whenReady(): Promise<void> {
+    return this.ready;
+  }
+
   private async init(): Promise<void> {
     this.gpu = await requestGpu();
     const info = this.gpu.info;

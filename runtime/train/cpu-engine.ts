@@ -28,6 +28,10 @@ function inputsOf(graph: Graph, batch: EngineBatch): Record<string, HostArray> {
 
 export class CpuEngine implements TrainEngine {
   readonly description = "cpu (reference interpreter, f32)";
+
+  whenReady(): Promise<void> {
+    return Promise.resolve();
+  }
   private readonly values = new Map<string, TensorArray>();
   private readonly sizes = new Map<string, number>();
   private readonly optimizer: Optimizer;

@@ -23,6 +23,8 @@ export interface StepHyper {
 }
 
 export interface TrainEngine {
+  /** Resolves once the engine can step (the GPU engine has its device): its description is final then. */
+  whenReady(): Promise<void>;
   /** One whole step: forward, backward, optimizer update. No readback. */
   step(batch: EngineBatch, hyper: StepHyper): Promise<void>;
   /** The loss of the latest step (read back asynchronously; call every N steps, not every step). */

@@ -149,6 +149,7 @@ export async function trainStage(stage: CompiledStage, opts: StageOptions, outDi
     { precision: opts.precision, autotune: opts.autotune, log },
   );
   try {
+    await engine.whenReady();
     if (saved) {
       try {
         await engine.load(saved.state);
