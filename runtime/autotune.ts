@@ -9,9 +9,9 @@
 import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import type { Retile } from "../compiler/schedule/program.ts";
+import type { Program, Retile } from "../compiler/schedule/program.ts";
 import type { TuningTable } from "../compiler/schedule/plan.ts";
-import type { DispatchStep, Executor } from "./executor.ts";
+import { type DispatchStep, Executor } from "./executor.ts";
 import type { GpuContext } from "./gpu.ts";
 import { writeFileAtomic } from "./io/atomic.ts";
 
@@ -151,4 +151,22 @@ export async function autotuneSteps(
   }
   if (timed > 0) store.save();
   return { steps: out, table, timed };
+}
+
+/**
+ * The tuning table for a whole program, timed on its own buffers in a scratch arena (for `ivc compile
+ * --autotune`, which builds the program again with the table). The arena is freed afterwards.
+ */
+export async function autotuneProgram(gpu: GpuContext, program: Program, store: TuningStore, opts: AutotuneOptions = {}): Promise<{ table: TuningTable; timed: number }> {
+  const executor = new Executor(
+    gpu.device,
+    program.buffers.map((b) => ({ bufferId: b.id, bytes: b.bytes })),
+  );
+  try {
+    const steps = program.steps.map((s) => ({ kernel: s.kernel, buffers: s.buffers }));
+    const { table, timed } = await autotuneSteps(executor, steps, program.steps.map((s) => s.retile), store, opts);
+    return { table, timed };
+  } finally {
+    executor.destroy();
+  }
 }

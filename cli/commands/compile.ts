@@ -8,8 +8,11 @@ import { compileBundle, explain, writeCompiled } from "../../compiler/bundle/ind
 import { checkTarget } from "../../compiler/bundle/write.ts";
 import { type AdapterProfile, LAVAPIPE_PROFILE, profileFor } from "../../compiler/codegen/kernel.ts";
 import type { RowPrologueMode } from "../../compiler/schedule/row-prologue.ts";
-import { NoAdapterError, requestGpu } from "../../runtime/gpu.ts";
-import { UsageError } from "../errors.ts";
+import type { TuningTable } from "../../compiler/schedule/plan.ts";
+import type { Program } from "../../compiler/schedule/program.ts";
+import { adapterKey, autotuneProgram, TuningStore } from "../../runtime/autotune.ts";
+import { type GpuContext, NoAdapterError, requestGpu } from "../../runtime/gpu.ts";
+import { UsageError, UserError } from "../errors.ts";
 import { assertReadable, failOnDiagnostics, modelOptions, type ModelFlags, PRECISION_HELP, positiveInt, storagePrecision } from "../model-options.ts";
 
 interface CompileFlags extends ModelFlags {
@@ -20,6 +23,7 @@ interface CompileFlags extends ModelFlags {
   explain?: boolean;
   rowPrologues?: string;
   precision?: string;
+  autotune?: boolean;
 }
 
 /** The profile of the adapter this machine has, or lavapipe's when Dawn finds none. */
@@ -35,6 +39,27 @@ async function adapterProfile(): Promise<{ profile: AdapterProfile; name: string
   } catch (e) {
     if (e instanceof NoAdapterError) return { profile: LAVAPIPE_PROFILE, name: "none found (lavapipe profile)" };
     throw e;
+  }
+}
+
+/** `--autotune`: the program's tunable kernels timed on this machine's adapter (runtime/autotune.ts). */
+async function tuneOnAdapter(program: Program): Promise<TuningTable> {
+  let gpu: GpuContext;
+  try {
+    gpu = await requestGpu();
+  } catch (e) {
+    if (e instanceof NoAdapterError) throw new UserError(`--autotune: ${e.message}`, `${e.help}; or compile without --autotune`);
+    throw e;
+  }
+  try {
+    const store = new TuningStore(adapterKey(gpu));
+    if (store.problem) process.stderr.write(`warning: ${store.problem}\n`);
+    const { table, timed } = await autotuneProgram(gpu, program, store);
+    const tunable = program.steps.filter((s) => s.retile).length;
+    process.stderr.write(`autotune: ${tunable} tunable kernels, ${timed} timed now, the rest from ${store.path}\n`);
+    return table;
+  } finally {
+    gpu.destroy();
   }
 }
 
@@ -60,6 +85,7 @@ export function registerCompile(program: Command): void {
     .option("--explain", "print per-kernel statistics: kind, fused ops, source lines, bytes, FLOPs")
     .option("--row-prologues <mode>", "run row kernels (LayerNorm) inside the matmuls that read them on lavapipe's SIMD tile: off (default, faster there), free (one-tile-wide matmuls), always (fewest dispatches)")
     .option("--precision <p>", PRECISION_HELP)
+    .option("--autotune", "time the matmul tile widths on this machine's adapter and compile the fastest (cached per adapter; the numbers do not change)")
     .action(async (file: string, opts: CompileFlags) => {
       assertReadable(file);
       if (!opts.output) throw new UsageError("missing -o DIR (the bundle directory to write)");
@@ -81,6 +107,7 @@ export function registerCompile(program: Command): void {
         adapter: adapterProfile,
         weights: opts.weights,
         fusion: { rowPrologue: rowPrologue as RowPrologueMode, precision },
+        ...(opts.autotune ? { tune: tuneOnAdapter } : {}),
       });
       if (result.failed) {
         failOnDiagnostics(result.failed);
@@ -99,7 +126,7 @@ export function registerCompile(program: Command): void {
       process.stdout.write(
         `wrote ${opts.output}: ${m.model}${m.preset ? ` (preset ${m.preset})` : ""}, ${m.mode}, batch ${m.batch}, ${m.kernels.length} kernels, ` +
           `${m.schedule.length} steps, peak ${kib(m.buffers.peakBytes)}, bundle ${kib(written.bytes)}; ` +
-          `compile ${Math.round(t.compileMs)} ms, codegen ${Math.round(t.codegenMs)} ms, write ${Math.round(written.writeMs)} ms (${m.compiler.adapter})\n`,
+          `compile ${Math.round(t.compileMs)} ms, ${t.tuneMs !== undefined ? `autotune ${Math.round(t.tuneMs)} ms, ` : ""}codegen ${Math.round(t.codegenMs)} ms, write ${Math.round(written.writeMs)} ms (${m.compiler.adapter})\n`,
       );
     });
 }

@@ -8,7 +8,7 @@ import type { AdapterProfile } from "../codegen/kernel.ts";
 import type { Graph } from "../ir/types.ts";
 import { type Compiled, compileModel } from "../pipeline.ts";
 import { bindDims, symbolsOf } from "../schedule/bind.ts";
-import type { FusionOptions } from "../schedule/plan.ts";
+import type { FusionOptions, TuningTable } from "../schedule/plan.ts";
 import { buildProgram, type Program } from "../schedule/program.ts";
 import { bundleCode } from "./entry.ts";
 import { explainTable, type KernelStats, programStats } from "./explain.ts";
@@ -29,8 +29,13 @@ export interface BundleRequest {
   readonly adapter: () => Promise<{ readonly profile: AdapterProfile; readonly name: string }>;
   /** A checkpoint to convert into the bundle's weights.safetensors. */
   readonly weights?: string;
-  /** Fusion choices beyond the adapter's defaults (row prologues). */
+  /** Fusion choices beyond the adapter's defaults (row prologues, precision). */
   readonly fusion?: FusionOptions;
+  /**
+   * Times the program's tunable kernels on the adapter (`--autotune`, runtime/autotune.ts); the
+   * program is built again with the table it returns.
+   */
+  readonly tune?: (program: Program) => Promise<TuningTable>;
 }
 
 export interface BundleResult {
@@ -43,7 +48,7 @@ export interface BundleResult {
   readonly stats?: readonly KernelStats[];
   readonly program?: Program;
   readonly graph?: Graph;
-  readonly timings: { compileMs: number; codegenMs: number; writeMs?: number };
+  readonly timings: { compileMs: number; codegenMs: number; tuneMs?: number; writeMs?: number };
   /** Checkpoint keys that are not model parameters (ignored). */
   readonly unusedWeights?: readonly string[];
 }
@@ -68,8 +73,15 @@ export async function compileBundle(req: BundleRequest): Promise<BundleResult> {
   for (const s of symbolsOf(compiled.graph)) dims[s] = batch;
   const graph = bindDims(compiled.graph, dims);
   const { profile, name: adapter } = await req.adapter();
+  let tuneMs = 0;
+  let tuning: TuningTable | undefined;
+  if (req.tune) {
+    const t = performance.now();
+    tuning = await req.tune(buildProgram(graph, profile, req.fusion));
+    tuneMs = performance.now() - t;
+  }
   const t1 = performance.now();
-  const program = buildProgram(graph, profile, req.fusion);
+  const program = buildProgram(graph, profile, { ...req.fusion, ...(tuning ? { tuning } : {}) });
   const stats = programStats(graph, program);
   const train = req.train ? trainPlan(compiled, program, stats, profile) : undefined;
   const plan = train?.plan ?? evalPlan(program, stats);
@@ -97,7 +109,7 @@ export async function compileBundle(req: BundleRequest): Promise<BundleResult> {
     stats: plan.kernels.map((k) => k.stats!).filter(Boolean),
     program,
     graph,
-    timings: { compileMs, codegenMs },
+    timings: { compileMs, codegenMs, ...(req.tune ? { tuneMs } : {}) },
   };
 }
 

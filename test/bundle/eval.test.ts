@@ -210,6 +210,45 @@ console.log(JSON.stringify({ output: [...output] }));
     expect(err).toBeLessThan(1e-2);
   });
 
+  it("--autotune compiles the fastest tile widths here, caches them, and computes the same numbers", () => {
+    const cache = join(work.dir, "cache");
+    const saved = process.env.IVC_CACHE_DIR;
+    process.env.IVC_CACHE_DIR = cache;
+    try {
+      const tuned = join(work.dir, "uv2-tuned");
+      const args = ["compile", "models/uniformerv2.ivm", "--preset", "tiny", ...setFlags, "--weights", join(work.dir, "w.safetensors"), "--autotune"];
+      const first = ivc(...args, "-o", tuned);
+      expect(first.status, first.stderr).toBe(0);
+      expect(first.stderr).toMatch(/autotune: [1-9]\d* tunable kernels, [1-9]\d* timed now/);
+      expect(first.stdout).toMatch(/autotune \d+ ms/);
+      const again = ivc(...args, "-o", join(work.dir, "uv2-tuned-again"));
+      expect(again.stderr).toMatch(/ 0 timed now/);
+      expect(JSON.parse(readFileSync(join(cache, "autotune.json"), "utf8")).format).toBe("ivc-autotune/1");
+      const clip = randomArray(3 * 4 * 16 * 16, 5);
+      writeF32(join(work.dir, "clip-tuned.bin"), clip);
+      const got = runNode<{ tuned: number[]; plain: number[] }>(
+        work.dir,
+        "run-tuned.mjs",
+        `import { readFileSync } from "node:fs";
+import { load as loadTuned } from "./uv2-tuned/index.js";
+import { load as loadPlain } from "./uv2/index.js";
+const clip = new Float32Array(readFileSync(new URL("./clip-tuned.bin", import.meta.url)).buffer.slice(0));
+const out = {};
+for (const [name, load] of [["tuned", loadTuned], ["plain", loadPlain]]) {
+  const m = await load();
+  out[name] = [...(await m.forward({ clip })).output];
+  m.destroy();
+}
+console.log(JSON.stringify(out));
+`,
+      );
+      expect(got.tuned).toEqual(got.plain);
+    } finally {
+      if (saved === undefined) delete process.env.IVC_CACHE_DIR;
+      else process.env.IVC_CACHE_DIR = saved;
+    }
+  });
+
   it("index.ts types a consumer: strict NodeNext accepts the right inputs and rejects a misspelt one", () => {
     const tsc = (file: string, source: string) => {
       writeFileSync(join(work.dir, file), source);

@@ -11,7 +11,8 @@ import { join, resolve } from "node:path";
 export const REPO = resolve(import.meta.dirname, "..", "..");
 const ROOT = join(REPO, "build", "test-bundles");
 
-const env = { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? "/tmp", NO_COLOR: "1" };
+// Read per call: a test may point IVC_CACHE_DIR somewhere of its own.
+const env = () => ({ ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? "/tmp", NO_COLOR: "1" });
 
 export interface Ran {
   readonly status: number | null;
@@ -20,7 +21,7 @@ export interface Ran {
 }
 
 export function ivc(...args: string[]): Ran {
-  const r = spawnSync(process.execPath, [join(REPO, "bin/ivc.mjs"), ...args], { cwd: REPO, encoding: "utf8", env });
+  const r = spawnSync(process.execPath, [join(REPO, "bin/ivc.mjs"), ...args], { cwd: REPO, encoding: "utf8", env: env() });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -36,7 +37,7 @@ export function workDir(name: string): { dir: string; cleanup: () => void } {
 export function runNode<T>(dir: string, file: string, source: string): T {
   const path = join(dir, file);
   writeFileSync(path, source);
-  const r = spawnSync(process.execPath, [path], { cwd: dir, encoding: "utf8", env, timeout: 120_000 });
+  const r = spawnSync(process.execPath, [path], { cwd: dir, encoding: "utf8", env: env(), timeout: 120_000 });
   if (r.status !== 0) throw new Error(`node ${file} exited ${r.status}:\n${r.stderr}`);
   return JSON.parse(r.stdout) as T;
 }
