@@ -158,14 +158,11 @@ export async function autotuneSteps(
  * --autotune`, which builds the program again with the table). The arena is freed afterwards.
  */
 export async function autotuneProgram(gpu: GpuContext, program: Program, store: TuningStore, opts: AutotuneOptions = {}): Promise<{ table: TuningTable; timed: number }> {
-  const executor = new Executor(
-    gpu.device,
-    program.buffers.map((b) => ({ bufferId: b.id, bytes: b.bytes })),
-  );
+  const executor = new Executor(gpu.device, program.buffers.map((b) => ({ bufferId: b.id, bytes: b.bytes })));
   try {
     const steps = program.steps.map((s) => ({ kernel: s.kernel, buffers: s.buffers }));
-    const { table, timed } = await autotuneSteps(executor, steps, program.steps.map((s) => s.retile), store, opts);
-    return { table, timed };
+    const tuned = await autotuneSteps(executor, steps, program.steps.map((s) => s.retile), store, opts);
+    return { table: tuned.table, timed: tuned.timed };
   } finally {
     executor.destroy();
   }
