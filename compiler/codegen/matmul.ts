@@ -50,11 +50,12 @@ export interface MatmulParams {
    */
   readonly prologue?: MatmulStore;
   /**
-   * Software SIMD tile only: 32-column groups per lane row, so a workgroup computes 8 x (32 * colGroups)
-   * of C. Default 2; 1 and 4 are the autotuner's alternatives (runtime/autotune.ts). Every element
-   * is summed in the same order whatever the width, so the results are bit-identical.
+   * The autotuner's knob (runtime/autotune.ts; `matmulTileChoices` lists the values). Software SIMD
+   * tile: 32-column groups per lane, a workgroup computing 8 x (32 * tile) of C (default 2). Discrete
+   * tile: rows and columns per thread of the 16 x 16 threads, a workgroup computing (16 * tile)^2 of C
+   * (default 4). Every element is summed in the same order whatever the tile: bit-identical results.
    */
-  readonly colGroups?: number;
+  readonly tile?: number;
   /** Binding names for the operands (default A, B, C), e.g. x/weight/y when a conv is a matmul. */
   readonly operandNames?: { readonly a: string; readonly b: string; readonly c: string };
   readonly name?: string;
@@ -163,16 +164,15 @@ function tileIndex(nTiles: number, mTiles: number, rows: number, cols: number): 
 }
 
 const ROWS = 8;
-export const SIMD_DEFAULT_COL_GROUPS = 2;
+const SIMD_DEFAULT_COL_GROUPS = 2;
 const LANES = 8;
 /** Columns of C one workgroup of the default software SIMD tile computes (a row prologue runs once per such tile). */
 export const SIMD_TILE_N = LANES * 4 * SIMD_DEFAULT_COL_GROUPS;
-/** The software tile widths (`colGroups`) the autotuner tries. */
-export const SIMD_COL_GROUP_CHOICES: readonly number[] = [1, 2, 4];
+const SIMD_COL_GROUP_CHOICES: readonly number[] = [1, 2, 4];
 
 function simdMatmul(p: MatmulParams, broadcast: boolean): Kernel {
-  const COL_GROUPS = p.colGroups ?? SIMD_DEFAULT_COL_GROUPS;
-  if (!SIMD_COL_GROUP_CHOICES.includes(COL_GROUPS)) throw new Error(`internal: colGroups ${COL_GROUPS} is not one of ${SIMD_COL_GROUP_CHOICES.join(", ")}`);
+  const COL_GROUPS = p.tile ?? SIMD_DEFAULT_COL_GROUPS;
+  if (!SIMD_COL_GROUP_CHOICES.includes(COL_GROUPS)) throw new Error(`internal: SIMD tile ${COL_GROUPS} is not one of ${SIMD_COL_GROUP_CHOICES.join(", ")}`);
   if (p.prologue && COL_GROUPS !== SIMD_DEFAULT_COL_GROUPS) throw new Error("internal: a matmul with a row prologue keeps the default tile width");
   const TILE_N = LANES * 4 * COL_GROUPS;
   const r = resolveMatmul(p);
@@ -304,17 +304,27 @@ ${stores.join("\n")}
   };
 }
 
-const T = 64;
 const BK = 16;
+const TILED_DEFAULT = 4;
+const TILED_CHOICES: readonly number[] = [2, 4, 8];
+
+/** The autotuner's `tile` values for this profile's matmul, and the default among them. */
+export function matmulTileChoices(profile: AdapterProfile): { readonly choices: readonly number[]; readonly fallback: number } {
+  return profile.software ? { choices: SIMD_COL_GROUP_CHOICES, fallback: SIMD_DEFAULT_COL_GROUPS } : { choices: TILED_CHOICES, fallback: TILED_DEFAULT };
+}
 
 function tiledMatmul(p: MatmulParams): Kernel {
+  // R x R results per thread, T x T per workgroup of 16 x 16 threads.
+  const R = p.tile ?? TILED_DEFAULT;
+  if (!TILED_CHOICES.includes(R)) throw new Error(`internal: tiled matmul tile ${R} is not one of ${TILED_CHOICES.join(", ")}`);
+  const T = 16 * R;
   const r = resolveMatmul(p);
   const epi = p.epilogue ?? NO_EPILOGUE;
   const name = p.name ?? defaultName(p);
   const source = p.source ?? [];
   const { M, N, K } = r;
   const bindings = matmulBindings(p, epi);
-  const wgsl = `${kernelHeader(name, `${describe(r)}; 16x16 threads, 64x64 tile in workgroup memory, 4x4 per thread`, source)}
+  const wgsl = `${kernelHeader(name, `${describe(r)}; 16x16 threads, ${T}x${T} tile in workgroup memory, ${R}x${R} per thread`, source)}
 ${bindingDecls(bindings)}
 
 ${storeCode(p, epi)}
@@ -327,10 +337,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let b = wid.z;
 ${tileIndex(ceilDiv(N, T), ceilDiv(M, T), T, T)}
   let t = lid.y * 16u + lid.x;
-  var acc: array<array<f32, 4>, 4>;
+  var acc: array<array<f32, ${R}>, ${R}>;
   for (var k0 = 0u; k0 < ${K}u; k0 += ${BK}u) {
-    // 256 threads stage 16 x 64 values of each operand, 4 apiece; out-of-range reads become 0.
-    for (var i = 0u; i < 4u; i++) {
+    // 256 threads stage ${BK} x ${T} values of each operand, ${R} apiece; out-of-range reads become 0.
+    for (var i = 0u; i < ${R}u; i++) {
       let e = t + i * 256u;
       let kk = e / ${T}u;
       let mn = e % ${T}u;
@@ -346,23 +356,23 @@ ${tileIndex(ceilDiv(N, T), ceilDiv(M, T), T, T)}
     }
     workgroupBarrier();
     for (var kk = 0u; kk < ${BK}u; kk++) {
-      var a: array<f32, 4>;
-      var bb: array<f32, 4>;
-      for (var i = 0u; i < 4u; i++) {
+      var a: array<f32, ${R}>;
+      var bb: array<f32, ${R}>;
+      for (var i = 0u; i < ${R}u; i++) {
         a[i] = tileA[kk][lid.y + i * 16u];
         bb[i] = tileB[kk][lid.x + i * 16u];
       }
-      for (var i = 0u; i < 4u; i++) {
-        for (var j = 0u; j < 4u; j++) { acc[i][j] += a[i] * bb[j]; }
+      for (var i = 0u; i < ${R}u; i++) {
+        for (var j = 0u; j < ${R}u; j++) { acc[i][j] += a[i] * bb[j]; }
       }
     }
     workgroupBarrier();
   }
-  for (var i = 0u; i < 4u; i++) {
+  for (var i = 0u; i < ${R}u; i++) {
     let row = m0 + lid.y + i * 16u;
     if (row >= ${M}u) { continue; }
     let cRow = b * ${r.c.batchStride}u + ${offsetExpr(r.c.outer, "row")};
-    for (var j = 0u; j < 4u; j++) {
+    for (var j = 0u; j < ${R}u; j++) {
       let col = n0 + lid.x + j * 16u;
       if (col < ${N}u) {
         let idx = cRow + ${offsetExpr(r.c.inner, "col")};

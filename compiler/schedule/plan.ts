@@ -76,8 +76,8 @@ export interface FusionOptions {
    */
   readonly precision?: StoragePrecision;
   /**
-   * Tile widths the autotuner chose (runtime/autotune.ts): the default kernel's hash -> the
-   * software matmul's `colGroups`. Kernels not in it keep the default; the numbers do not change.
+   * Tiles the autotuner chose (runtime/autotune.ts): the default kernel's hash -> the matmul's
+   * `tile`. Kernels not in it keep the default; the numbers do not change.
    */
   readonly tuning?: TuningTable;
 }

@@ -9,7 +9,7 @@ import { rowKernel, rowsKernel } from "../codegen/fused/row.ts";
 import { attentionKernel, isAttentionOp } from "../codegen/fused/attention-group.ts";
 import { matmulKernel, matmulOperands } from "../codegen/fused/matmul-group.ts";
 import { kernelHash } from "../codegen/kernel-hash.ts";
-import { SIMD_COL_GROUP_CHOICES, SIMD_DEFAULT_COL_GROUPS } from "../codegen/matmul.ts";
+import { matmulTileChoices } from "../codegen/matmul.ts";
 import { type AdapterProfile, type Kernel, MIN_STORAGE_BUFFERS } from "../codegen/kernel.ts";
 import type { DType, Graph, Node, ValueId } from "../ir/types.ts";
 import { lowerToHalfStorage } from "../codegen/half-storage.ts";
@@ -17,15 +17,15 @@ import { halfStoredValues } from "./half-values.ts";
 import { planBuffers, type BufferAssignment } from "./memory.ts";
 import { type FusionOptions, planFusion } from "./plan.ts";
 
-/** A kernel the autotuner may regenerate with another tile width (the software matmul tile). */
+/** A kernel the autotuner may regenerate with another tile (a matmul: `MatmulParams.tile`). */
 export interface Retile {
   /** The default kernel's hash: the tuning table's key. */
   readonly key: string;
   readonly choices: readonly number[];
   /** The default among the choices: kept unless another is clearly faster. */
   readonly fallback: number;
-  /** The same kernel (same bindings, same results) with `colGroups` column groups. */
-  readonly variant: (colGroups: number) => Kernel;
+  /** The same kernel (same bindings, same results) with another tile. */
+  readonly variant: (tile: number) => Kernel;
 }
 
 export interface ProgramStep {
@@ -126,11 +126,11 @@ export function buildProgram(input: Graph, profile: AdapterProfile, opts: Fusion
       const lowered = matmulKernel(n, ops, profile, name, sources, epilogue, prologue);
       kernel = storedAs(lowered.kernel, lowered.buffers);
       bindings = lowered.buffers;
-      if (profile.software && !prologue) {
-        const variant = (colGroups: number) => storedAs(matmulKernel(n, ops, profile, name, sources, epilogue, undefined, colGroups).kernel, lowered.buffers);
-        retile = { key: kernelHash(kernel), choices: SIMD_COL_GROUP_CHOICES, fallback: SIMD_DEFAULT_COL_GROUPS, variant };
+      if (!prologue) {
+        const variant = (tile: number) => storedAs(matmulKernel(n, ops, profile, name, sources, epilogue, undefined, tile).kernel, lowered.buffers);
+        retile = { key: kernelHash(kernel), ...matmulTileChoices(profile), variant };
         const chosen = fusion.tuning?.[retile.key];
-        if (chosen !== undefined && SIMD_COL_GROUP_CHOICES.includes(chosen)) kernel = variant(chosen);
+        if (chosen !== undefined && retile.choices.includes(chosen)) kernel = variant(chosen);
       }
     } else if (isAttentionOp(k.kind)) {
       const lowered = attentionKernel(n, byId, plan.materialized, profile, name, ctx.source([id]), "into" in k ? k.into : undefined);

@@ -7,7 +7,7 @@ import {
 import {
   matmul,
   resolveMatmul,
-  SIMD_COL_GROUP_CHOICES,
+  matmulTileChoices,
   type MatmulParams,
 } from "../../compiler/codegen/matmul.ts";
 import {
@@ -94,27 +94,32 @@ describe("matmul", () => {
     });
   }
 
-  it("every autotuner tile width (colGroups 1, 2, 4) gives bit-identical results, vec4 and scalar B", async () => {
-    for (const [batch, M, N, K, transB] of [
-      [2, 13, 100, 36, false],
-      [1, 9, 70, 5, true],
-    ] as const) {
-      const p: MatmulParams = { batch, M, N, K, transB };
-      const { r, aLen, bLen, cLen } = sizes(p);
-      const A = randomArray(aLen, 5);
-      const B = randomArray(bLen, 6);
-      const outs: Float32Array[] = [];
-      for (const colGroups of SIMD_COL_GROUP_CHOICES) {
-        // The software tile (the one with widths), whatever this adapter is.
-        const kernel = matmul({ ...p, colGroups }, { ...h.profile, software: true });
-        expect(kernel.wgsl).toContain(`SIMD tile 8x${32 * colGroups}`);
-        outs.push((await h.run([kernel], { A, B, C: cLen }, ["C"])).C);
+  // The software tile (8 x 32 * tile) and the discrete one ((16 * tile)^2), whatever this adapter is.
+  for (const [label, profile, tileText] of [
+    ["software", () => ({ ...h.profile, software: true }), (t: number) => `SIMD tile 8x${32 * t}`],
+    ["discrete", () => DISCRETE_PROFILE, (t: number) => `${16 * t}x${16 * t} tile in workgroup memory`],
+  ] as const) {
+    it(`every autotuner tile of the ${label} matmul gives bit-identical results on odd shapes`, async () => {
+      const { choices, fallback } = matmulTileChoices(profile());
+      for (const [batch, M, N, K, transB] of [
+        [2, 13, 100, 36, false],
+        [1, 9, 70, 5, true],
+      ] as const) {
+        const p: MatmulParams = { batch, M, N, K, transB };
+        const { r, aLen, bLen, cLen } = sizes(p);
+        const A = randomArray(aLen, 5);
+        const B = randomArray(bLen, 6);
+        const outs = new Map<number, Float32Array>();
+        for (const tile of choices) {
+          const kernel = matmul({ ...p, tile }, profile());
+          expect(kernel.wgsl).toContain(tileText(tile));
+          outs.set(tile, (await h.run([kernel], { A, B, C: cLen }, ["C"])).C);
+        }
+        expect(relError(outs.get(fallback)!, matmulRef(r, A, B, cLen))).toBeLessThan(1e-4);
+        for (const tile of choices) expect(outs.get(tile), `tile ${tile}`).toEqual(outs.get(fallback));
       }
-      expect(relError(outs[1]!, matmulRef(r, A, B, cLen))).toBeLessThan(1e-4);
-      expect(outs[0]).toEqual(outs[1]);
-      expect(outs[2]).toEqual(outs[1]);
-    }
-  });
+    });
+  }
 
   it("folds row tiles past the 65535-workgroup limit into grid x", async () => {
     const p: MatmulParams = { batch: 1, M: 65535 * 8 + 9, N: 3, K: 2 };

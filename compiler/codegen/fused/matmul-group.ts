@@ -103,11 +103,11 @@ export function matmulKernel(
   source: string[],
   epilogue?: MatmulEpilogue,
   prologue?: MatmulRowPrologue,
-  colGroups?: number,
+  tile?: number,
 ): { kernel: Kernel; buffers: Record<string, ValueId> } {
   const { batch, M, N, K } = ops;
   const c: OperandMap = { batchStride: M * N, outer: { sizes: [M], strides: [N] }, inner: { sizes: [N], strides: [1] } };
-  const params = { batch, M, N, K, a: ops.a.map, b: ops.b.map, c, name, source, ...(colGroups !== undefined ? { colGroups } : {}) };
+  const params = { batch, M, N, K, a: ops.a.map, b: ops.b.map, c, name, source, ...(tile !== undefined ? { tile } : {}) };
   if (!prologue && (!epilogue || epilogue.stores.length === 0)) {
     return { kernel: matmul(params, profile), buffers: { A: ops.a.base, B: ops.b.base, C: n.id } };
   }
