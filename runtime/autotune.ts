@@ -66,6 +66,11 @@ export class TuningStore {
     return this.file;
   }
 
+  /** How many kernels have a stored choice for this adapter. */
+  get size(): number {
+    return Object.keys(this.data.adapters[this.adapter] ?? {}).length;
+  }
+
   get(key: string, choices: readonly number[]): number | undefined {
     const m = this.data.adapters[this.adapter]?.[key];
     return m && choices.includes(m.choice) ? m.choice : undefined;

@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { adapterKey, TuningStore } from "../../runtime/autotune.ts";
 import { NoAdapterError, requestGpu } from "../../runtime/gpu.ts";
 import { UserError } from "../errors.ts";
 
@@ -26,7 +27,9 @@ export function registerDoctor(program: Command): void {
         process.stdout.write(`vendor:    ${s.vendor || "-"}  architecture: ${s.architecture || "-"}\n`);
         process.stdout.write(`backend:   ${s.backend}\n`);
         process.stdout.write(`subgroups: ${s.features.includes("subgroups") ? `yes (size ${s.subgroupMinSize}-${s.subgroupMaxSize})` : "no"}\n`);
-        process.stdout.write(`shader-f16: ${s.features.includes("shader-f16") ? "yes" : "no"}\n`);
+        process.stdout.write(`shader-f16: ${s.features.includes("shader-f16") ? "yes (--precision f16 available)" : "no (--precision f16 unavailable)"}\n`);
+        const tuning = new TuningStore(adapterKey(ctx));
+        process.stdout.write(`autotune:  ${tuning.problem ?? (tuning.size ? `${tuning.size} kernels tuned for this adapter in ${tuning.path}` : `nothing tuned for this adapter yet (--autotune; cache ${tuning.path})`)}\n`);
         process.stdout.write(`features:  ${s.features.join(", ")}\n`);
         for (const [k, v] of Object.entries(s.limits)) process.stdout.write(`  ${k.padEnd(34)} ${v}\n`);
       } finally {

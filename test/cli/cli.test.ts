@@ -21,5 +21,8 @@ describe("ivc command line", () => {
     const info = JSON.parse(r.stdout);
     expect(info.features).toBeInstanceOf(Array);
     expect(info.limits.maxStorageBufferBindingSize).toBeGreaterThan(0);
+    const text = ivc("doctor");
+    expect(text.stdout).toMatch(/^shader-f16: (yes|no) \(--precision f16 (un)?available\)$/m);
+    expect(text.stdout).toMatch(/^autotune: {2}.*autotune\.json/m);
   });
 });
