@@ -1,10 +1,10 @@
 /**
  * Opt-in autotuning (`--autotune`): for each kernel the compiler can regenerate with another tile
- * width (ProgramStep.retile: the software matmul tile), time every width on this adapter with the
+ * (ProgramStep.retile: the matmuls, `MatmulParams.tile`), time every tile on this adapter with the
  * program's own buffers and keep the fastest. Results persist per adapter in the ivc cache
  * (`$IVC_CACHE_DIR`, else `$XDG_CACHE_HOME/ivc`, else `~/.cache/ivc`) as `autotune.json`, keyed by
  * the default kernel's hash, so a kernel is timed once per adapter and later runs start at once.
- * The widths sum every element in the same order: tuning changes speed, never results.
+ * The tiles sum every element in the same order: tuning changes speed, never results.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
@@ -18,9 +18,9 @@ import { writeFileAtomic } from "./io/atomic.ts";
 const FORMAT = "ivc-autotune/1";
 
 interface Measured {
-  /** The chosen tile width. */
+  /** The chosen tile. */
   readonly choice: number;
-  /** Milliseconds per dispatch for each width tried. */
+  /** Milliseconds per dispatch for each tile tried. */
   readonly ms: Readonly<Record<string, number>>;
 }
 
@@ -86,13 +86,13 @@ export class TuningStore {
 }
 
 export interface AutotuneOptions {
-  /** Dispatches per timed submit (enough to amortise the submit) and timed submits per width. */
+  /** Dispatches per timed submit (enough to amortise the submit) and timed submits per tile. */
   readonly dispatches?: number;
   readonly repeats?: number;
   readonly log?: (line: string) => void;
 }
 
-/** A kept width must beat the default by this fraction: timing noise does not flip a choice. */
+/** A kept tile must beat the default by this fraction: timing noise does not flip a choice. */
 const MARGIN = 0.03;
 
 /**
@@ -117,10 +117,10 @@ async function timeVariants(executor: Executor, variants: readonly DispatchStep[
 }
 
 /**
- * `steps` with every tunable kernel replaced by its fastest width (`retiles[i]` belongs to
+ * `steps` with every tunable kernel replaced by its fastest tile (`retiles[i]` belongs to
  * `steps[i]`; their buffers must be allocated on `executor`). Kernels already in `store` are not
- * timed again. Returns the steps and the table the choices make (for the program's manifest or a
- * rebuild).
+ * timed again. Returns the steps and the table the choices make (`ivc compile --autotune` builds
+ * the program again with it).
  */
 export async function autotuneSteps(
   executor: Executor,

@@ -85,7 +85,7 @@ export function registerCompile(program: Command): void {
     .option("--explain", "print per-kernel statistics: kind, fused ops, source lines, bytes, FLOPs")
     .option("--row-prologues <mode>", "run row kernels (LayerNorm) inside the matmuls that read them on lavapipe's SIMD tile: off (default, faster there), free (one-tile-wide matmuls), always (fewest dispatches)")
     .option("--precision <p>", PRECISION_HELP)
-    .option("--autotune", "time the matmul tile widths on this machine's adapter and compile the fastest (cached per adapter; the numbers do not change)")
+    .option("--autotune", "time the matmul tiles on this machine's adapter and compile the fastest (cached per adapter; the numbers do not change)")
     .action(async (file: string, opts: CompileFlags) => {
       assertReadable(file);
       if (!opts.output) throw new UsageError("missing -o DIR (the bundle directory to write)");

@@ -70,7 +70,7 @@ export function registerTrain(program: Command): void {
     .option("--stop-at <step>", "stop after this many steps, keeping the schedule of the full run (continue with --resume)")
     .option("--engine <kind>", `step engine: ${ENGINE_KINDS.join(" or ")} (default: gpu when available, else cpu)`)
     .option("--precision <p>", PRECISION_HELP)
-    .option("--autotune", "gpu engine: time the matmul tile widths on this adapter first and keep the fastest (results cached per adapter; the numbers do not change)")
+    .option("--autotune", "gpu engine: time the matmul tiles on this adapter first and keep the fastest (results cached per adapter; the numbers do not change)")
     .option("--shuffle-frames", "synthetic data with every clip's frames in a random order: the control run, which should stay near chance")
     .option("--tokenizer <spec>", "captions to token ids: byte (no download) or clip:PATH (CLIP's bpe_simple_vocab_16e6.txt.gz; needs text_vocab=49408)", "byte")
     .action(async (file: string, flags: TrainFlags) => {
