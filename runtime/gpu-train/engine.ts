@@ -185,7 +185,7 @@ export class GpuEngine implements TrainEngine {
     return compiled;
   }
 
-  /** The linked steps with the program's tunable kernels at their fastest tile widths here. */
+  /** The linked steps with the program's tunable kernels at their fastest tiles here. */
   private async autotuned(program: Program, linked: readonly DispatchStep[]): Promise<Step[]> {
     const log = this.options.log ?? (() => {});
     if (!this.tuning) {
