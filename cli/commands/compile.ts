@@ -124,7 +124,7 @@ export function registerCompile(program: Command): void {
       }
       const t = result.timings;
       process.stdout.write(
-        `wrote ${opts.output}: ${m.model}${m.preset ? ` (preset ${m.preset})` : ""}, ${m.mode}, batch ${m.batch}, ${m.kernels.length} kernels, ` +
+        `wrote ${opts.output}: ${m.model}${m.preset ? ` (preset ${m.preset})` : ""}, ${m.mode}${m.precision === "f16" ? " (f16 activations)" : ""}, batch ${m.batch}, ${m.kernels.length} kernels, ` +
           `${m.schedule.length} steps, peak ${kib(m.buffers.peakBytes)}, bundle ${kib(written.bytes)}; ` +
           `compile ${Math.round(t.compileMs)} ms, ${t.tuneMs !== undefined ? `autotune ${Math.round(t.tuneMs)} ms, ` : ""}codegen ${Math.round(t.codegenMs)} ms, write ${Math.round(written.writeMs)} ms (${m.compiler.adapter})\n`,
       );
