@@ -99,6 +99,43 @@ console.log(JSON.stringify({ loss, after, losses }));
     expect(got.losses.at(-1)!).toBeLessThan(got.loss);
   });
 
+  it("--precision f16: a train bundle stores its activations as f16 and its first step stays within f16 precision", (t) => {
+    const bundle = join(work.dir, "fit16");
+    const r = ivc("compile", TOY, "--stage", "fit", "--train", "--precision", "f16", "-o", bundle);
+    expect(r.status, r.stderr).toBe(0);
+    const m = JSON.parse(readFileSync(join(bundle, "manifest.json"), "utf8"));
+    expect(m.precision).toBe("f16");
+    expect(m.features).toContain("shader-f16");
+    const halfKernels = m.kernels.filter((k: { file: string }) => /array<(vec4<)?f16>/.test(readFileSync(join(bundle, k.file), "utf8")));
+    expect(halfKernels.length).toBeGreaterThan(2);
+    const graph = compileModel(TOY, { stage: "fit", differentiate: true }).graph!;
+    const params = Object.fromEntries(graph.params.map((p, k) => [p.path, randomArray((p.shape as number[]).reduce((a, b) => a * b, 1), 60 + k)]));
+    const clip = randomArray(3 * 3 * 2 * 4 * 4, 61);
+    const label = Int32Array.from([1, 0, 2]);
+    writeFileSync(join(work.dir, "fit16.json"), JSON.stringify({ params: Object.fromEntries(Object.entries(params).map(([k, v]) => [k, [...v]])), clip: [...clip], label: [...label] }));
+    let got: { loss: number };
+    try {
+      got = runNode<{ loss: number }>(
+        work.dir,
+        "run-fit16.mjs",
+        `import { readFileSync } from "node:fs";
+import { load } from "./fit16/index.js";
+const d = JSON.parse(readFileSync(new URL("./fit16.json", import.meta.url), "utf8"));
+const m = await load({ weights: d.params });
+m.step({ clip: d.clip, label: d.label }, { lr: ${LR}, step: 0 });
+const loss = await m.loss();
+m.destroy();
+console.log(JSON.stringify({ loss }));
+`,
+      );
+    } catch (e) {
+      if (/shader-f16/.test((e as Error).message)) t.skip();
+      throw e;
+    }
+    const want = interpret(graph, { inputs: { clip, label }, params, dims: { B: 3 } }).loss!.data[0]!;
+    expect(Math.abs(got.loss - want) / Math.abs(want)).toBeLessThan(5e-3);
+  });
+
   it("BatchNorm running statistics and SGD momentum over two steps match the interpreter + reference SGD", () => {
     const file = "test/bundle/fixtures/toy-bn.ivm";
     const bundle = join(work.dir, "bn");
