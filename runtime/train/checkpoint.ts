@@ -30,6 +30,8 @@ export interface CheckpointMeta {
   readonly optimizer: string;
   /** Base learning rate (the stage's or --lr): a resume without --lr keeps it. */
   readonly lr: number;
+  /** Activation storage (`--precision`): a resumed run continues bit-identically only with the same one. */
+  readonly precision: string;
 }
 
 function shapeFor(key: string, shapes: ReadonlyMap<string, readonly number[]>): readonly number[] {
@@ -77,6 +79,8 @@ export function readTrainCheckpoint(file: string): { state: Map<string, TensorAr
     batchInEpoch: num("batchInEpoch"),
     optimizer: metadata.optimizer ?? "",
     lr: num("lr"),
+    // Checkpoints from before --precision existed were f32.
+    precision: metadata.precision ?? "f32",
   };
   return { state: new Map([...tensors].map(([k, t]) => [k, t.data])), meta };
 }

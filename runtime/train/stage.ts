@@ -90,6 +90,8 @@ function resumeState(file: string, stage: CompiledStage, opts: StageOptions, mus
   }
   if (opts.seed !== undefined && opts.seed !== m.seed) throw new UserError(`the checkpoint was trained with --seed ${m.seed}, not ${opts.seed}`, "resume with the same seed (or leave --seed out)");
   if (opts.batch !== undefined && opts.batch !== m.batch) throw new UserError(`the checkpoint was trained with --batch ${m.batch}, not ${opts.batch}`, "resume with the same batch (or leave --batch out)");
+  const precision = opts.precision ?? "f32";
+  if (precision !== m.precision) throw new UserError(`the checkpoint was trained with --precision ${m.precision}, not ${precision}`, `resume with --precision ${m.precision}: a run continues bit-identically only in the precision it started with`);
   return saved;
 }
 
@@ -205,6 +207,7 @@ export async function trainStage(stage: CompiledStage, opts: StageOptions, outDi
         batchInEpoch: step % perEpoch,
         optimizer: optimizer.kind,
         lr: optimizer.lr,
+        precision: opts.precision ?? "f32",
       };
       pending = { state: await engine.state(), meta, withStepFile };
     };

@@ -98,5 +98,7 @@ describe("training UniFormerV2 on the CPU engine", () => {
     await expect(train(out, { steps: 2 }).run).rejects.toThrow(/already holds a training checkpoint/);
     await expect(train(tempDir(), { resume: true }).run).rejects.toThrow(/nothing to resume/);
     await expect(train(out, { resume: true, seed: 4 }).run).rejects.toThrow(/--seed 3, not 4/);
+    // Checked before any engine is built: bit-identity holds only in the precision the run started with.
+    await expect(train(out, { resume: true, precision: "f16" }).run).rejects.toThrow(/--precision f32, not f16/);
   });
 });
