@@ -81,9 +81,11 @@ describe("dispatches per program (fusion regressions fail here)", () => {
     expect(step.program.length + step.optimizer).toBeLessThanOrEqual(167);
   });
 
-  it("UniFormerV2 tiny fine-tuning step (LMHRA, temporal stride 2): at most 232 dispatches", () => {
+  // 233 since the 3xPxP embedding runs as a matmul over stacked temporal taps (one stacking kernel
+  // more than the direct convolution's, and the step 32% faster on lavapipe: docs/performance.md).
+  it("UniFormerV2 tiny fine-tuning step (LMHRA, temporal stride 2): at most 233 dispatches", () => {
     const step = trainingStep("models/uniformerv2.ivm", "tiny", "finetune", 8);
     expect(step.optimizer).toBe(3);
-    expect(step.program.length + step.optimizer).toBeLessThanOrEqual(232);
+    expect(step.program.length + step.optimizer).toBeLessThanOrEqual(233);
   });
 });

@@ -46,7 +46,9 @@ function bernoulliMask(ctx: ElabContext, shape: readonly Dim[], keep: number, sp
 /**
  * A convolution whose stride equals its kernel (patch and tubelet embeddings) is a matmul over
  * non-overlapping patches: [N*T'*H'*W', C*kt*kh*kw] x [C*kt*kh*kw, O]. Written that way, forward and
- * backward run on the matmul kernel instead of a direct convolution loop.
+ * backward run on the matmul kernel instead of a direct convolution loop. A temporal kernel that
+ * overlaps or pads (UniFormerV2's 3xPxP embedding: kernel 3, stride 2, padding 1) takes the same
+ * path: its kt taps are strided slices of the padded clip, stacked once into [N, C, kt, T', H, W].
  */
 function patchify(
   ctx: ElabContext,
@@ -60,15 +62,31 @@ function patchify(
   if (xs.length !== 5 || ws.length !== 5 || opts.groups !== 1) return undefined;
   const k = ws.slice(2) as number[];
   const spatial = xs.slice(2);
-  const exact = k.every((kk, i) => opts.stride[i] === kk && opts.padding[i] === 0 && opts.dilation[i] === 1 && typeof spatial[i] === "number" && (spatial[i] as number) % kk === 0);
-  if (!exact || ws[1] !== xs[1]) return undefined;
+  const exact = (i: number) => opts.stride[i] === k[i] && opts.padding[i] === 0 && opts.dilation[i] === 1 && typeof spatial[i] === "number" && (spatial[i] as number) % k[i]! === 0;
+  if (!exact(1) || !exact(2) || ws[1] !== xs[1] || typeof spatial[0] !== "number" || opts.dilation[0] !== 1) return undefined;
   const o = origin(span);
   const [n, c] = xs as [Dim, number];
-  const [t, h, wd] = (spatial as number[]).map((d, i) => d / k[i]!) as [number, number, number];
   const [kt, kh, kw] = k as [number, number, number];
+  const [st, pt] = [opts.stride[0], opts.padding[0]];
+  const time = spatial[0] as number;
+  const t = Math.floor((time + 2 * pt - kt) / st) + 1;
+  const [h, wd] = [(spatial[1] as number) / kh, (spatial[2] as number) / kw];
+  if (t < 1) return undefined;
   const out = ws[0] as number;
-  const split = ctx.b.reshape(x, [n, c, t, kt, h, kh, wd, kw], o);
-  const patches = ctx.b.permute(split, [0, 2, 4, 6, 1, 3, 5, 7], o);
+  let patches: ValueId;
+  if (exact(0)) {
+    const split = ctx.b.reshape(x, [n, c, t, kt, h, kh, wd, kw], o);
+    patches = ctx.b.permute(split, [0, 2, 4, 6, 1, 3, 5, 7], o);
+  } else {
+    const padded = pt > 0 ? ctx.b.pad(x, [0, 0, pt, 0, 0], [0, 0, pt, 0, 0], 0, o) : x;
+    const rest = [spatial[1]!, spatial[2]!];
+    const taps = [...Array(kt).keys()].map((tau) =>
+      ctx.b.reshape(ctx.b.slice(padded, [0, 0, tau, 0, 0], [n, c, tau + st * (t - 1) + 1, ...rest], [1, 1, st, 1, 1], o), [n, c, 1, t, ...rest], o),
+    );
+    const stacked = kt === 1 ? taps[0]! : ctx.b.concat(taps, 2, o);
+    const split = ctx.b.reshape(stacked, [n, c, kt, t, h, kh, wd, kw], o);
+    patches = ctx.b.permute(split, [0, 3, 4, 6, 1, 2, 5, 7], o);
+  }
   const rows = ctx.b.reshape(patches, [dimMul(dimMul(dimMul(n, t), h), wd), c * kt * kh * kw], o);
   const weight = ctx.b.permute(ctx.b.reshape(w, [out, c * kt * kh * kw], o), [1, 0], o);
   const y = ctx.b.reshape(ctx.b.matmul(rows, weight, o), [n, t, h, wd, out], o);
