@@ -41,7 +41,6 @@ function numel(shape: readonly (number | string)[]): number {
   return shape.reduce<number>((a, d) => a * (d as number), 1);
 }
 
-
 /** Stats for every step of `program`, which `buildProgram` made from `graph` (dims bound). */
 export function programStats(graph: Graph, program: Program): KernelStats[] {
   const plan = planFusion(graph, program.fusion);

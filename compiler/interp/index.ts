@@ -10,6 +10,7 @@ import { headsLastPerm } from "../ir/shape-rules.ts";
 import type { Graph, Node, ValueId } from "../ir/types.ts";
 import { attentionKernel } from "./attention.ts";
 import { binaryKernel, castKernel, compareKernel, unaryKernel, whereKernel } from "./elementwise.ts";
+import { roundArrayToHalf } from "./half.ts";
 import { conv3dKernel, matmulKernel, reduceKernel } from "./linalg.ts";
 import { allocData, sizeOf, type Precision, type Tensor, type TensorData } from "./tensor.ts";
 import {
@@ -24,8 +25,6 @@ import {
   scatterAddKernel,
   sliceKernel,
 } from "./views.ts";
-
-import { roundArrayToHalf } from "./half.ts";
 
 export type { Precision, Tensor, TensorData };
 
@@ -87,8 +86,9 @@ export function interpret(graph: Graph, opts: InterpretOptions): Record<string, 
     if (!live.has(node.id)) continue;
     const args = node.inputs.map((i) => values.get(i)!);
     const value = evalNode(node, args, evalShape(node.shape, dims), { opts, precision, seed });
-    const half = opts.halfStored?.has(node.id) && (value.data instanceof Float32Array || value.data instanceof Float64Array);
-    values.set(node.id, half ? { shape: value.shape, data: roundArrayToHalf(value.data as Float32Array | Float64Array) } : value);
+    const data = value.data;
+    const half = opts.halfStored?.has(node.id) && (data instanceof Float32Array || data instanceof Float64Array);
+    values.set(node.id, half ? { shape: value.shape, data: roundArrayToHalf(data) } : value);
     for (const i of new Set(node.inputs)) if (lastUse.get(i) === node.id && !keep.has(i)) values.delete(i);
   }
   const result: Record<string, Tensor> = {};

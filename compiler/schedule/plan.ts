@@ -11,6 +11,7 @@
 import { ATTENTION_OPS, type AttentionOp, type Graph, type Node, type ValueId } from "../ir/types.ts";
 import { attentionOperandsToStore, isAttentionOp } from "../codegen/fused/attention-group.ts";
 import { type EpilogueStore, matmulOperandFits } from "../codegen/fused/matmul-group.ts";
+import { MIN_STORAGE_BUFFERS } from "../codegen/kernel.ts";
 import type { RowPlan } from "../codegen/fused/row.ts";
 import type { Group } from "./group-analysis.ts";
 import { type GroupedKernel, groupKernels } from "./group.ts";
@@ -266,15 +267,15 @@ function batchSinkRows(kernels: readonly GroupedKernel[], graph: Graph, maxStora
 export function planFusion(input: Graph, opts: FusionOptions = {}): FusionPlan {
   const graph = headsLastAttention(input);
   const byId = new Map(graph.nodes.map((n) => [n.id, n]));
+  const maxStorageBuffers = opts.maxStorageBuffers ?? MIN_STORAGE_BUFFERS;
   let promoted = epilogueEnds(graph);
   for (;;) {
     const stored = chooseStored(graph, opts, promoted);
-    const grouping = groupKernels(graph, stored, singleKernels(graph, stored), { maxStorageBuffers: opts.maxStorageBuffers ?? 8 });
+    const grouping = groupKernels(graph, stored, singleKernels(graph, stored), { maxStorageBuffers });
     // A promoted value that no matmul epilogue took would cost a kernel of its own: inline it again.
     const inEpilogue = new Set(grouping.kernels.flatMap((k) => (k.group.kind === "matmul" ? k.group.members : [])));
     const kept = new Set([...promoted].filter((v) => inEpilogue.has(v)));
     if (kept.size === promoted.size) {
-      const maxStorageBuffers = opts.maxStorageBuffers ?? 8;
       const mode = opts.rowPrologue ?? "off";
       const rows = mode !== "off" ? fuseRowPrologues(grouping.kernels, byId, grouping.stored, maxStorageBuffers, mode) : { kernels: grouping.kernels, prologues: new Map(), unstored: new Set<ValueId>() };
       const inPlace = concatInPlace(rows.kernels, byId);

@@ -28,10 +28,6 @@ function inputsOf(graph: Graph, batch: EngineBatch): Record<string, HostArray> {
 
 export class CpuEngine implements TrainEngine {
   readonly description = "cpu (reference interpreter, f32)";
-
-  whenReady(): Promise<void> {
-    return Promise.resolve();
-  }
   private readonly values = new Map<string, TensorArray>();
   private readonly sizes = new Map<string, number>();
   private readonly optimizer: Optimizer;
@@ -54,6 +50,11 @@ export class CpuEngine implements TrainEngine {
     this.optimizer = new Optimizer(setup.optimizer, setup.trainable, this.sizes);
     this.ema = setup.ema === undefined ? undefined : new WeightEma(setup.ema, this.trainableValues());
   }
+
+  whenReady(): Promise<void> {
+    return Promise.resolve();
+  }
+
 
   private trainableValues(): Map<string, Float32Array> {
     return new Map(this.trainablePaths.map((p) => [p, this.values.get(p) as Float32Array]));
