@@ -3,9 +3,10 @@
  * of a stride=kernel convolution folded into per-operand index maps, and an elementwise epilogue.
  *
  * Two shapes, picked by the adapter profile:
- * - software (lavapipe): a workgroup is one SIMD pass of 8 lanes computing an 8 x 64 tile; each lane
- *   owns 8 rows x 2 vec4 columns; k is unrolled by 4; each lane loads one row of the A slice and
- *   `subgroupBroadcast` hands it to the others (loads are the cost there, broadcasts are cheap).
+ * - software (lavapipe): a workgroup is one SIMD pass of 8 lanes computing a 32 x 64 tile (by
+ *   default; see SIMD_TILES); each lane owns 32 rows x 2 vec4 columns; k is unrolled by 4; each lane
+ *   loads four rows of the A slice and `subgroupBroadcast` hands them to the others (loads are the
+ *   cost there, broadcasts are cheap).
  * - discrete: 16 x 16 threads, 64 x 64 tile, 4 x 4 per thread, operands staged in workgroup memory.
  */
 import { epilogueFn, NO_EPILOGUE, type Epilogue } from "./epilogue.ts";
@@ -51,7 +52,8 @@ export interface MatmulParams {
   readonly prologue?: MatmulStore;
   /**
    * The autotuner's knob (runtime/autotune.ts; `matmulTileChoices` lists the values). Software SIMD
-   * tile: 32-column groups per lane, a workgroup computing 8 x (32 * tile) of C (default 2). Discrete
+   * tile: rows * 10 + 32-column groups, e.g. 322 for a workgroup computing 32 x 64 of C (default: by
+   * shape, `simdDefaultTile`). Discrete
    * tile: rows and columns per thread of the 16 x 16 threads, a workgroup computing (16 * tile)^2 of C
    * (default 4). Every element is summed in the same order whatever the tile: bit-identical results.
    */
@@ -163,17 +165,40 @@ function tileIndex(nTiles: number, mTiles: number, rows: number, cols: number): 
   let n0 = (wid.x % ${nTiles}u) * ${cols}u;`;
 }
 
-const ROWS = 8;
-const SIMD_DEFAULT_COL_GROUPS = 2;
 const LANES = 8;
-/** Columns of C one workgroup of the default software SIMD tile computes (a row prologue runs once per such tile). */
-export const SIMD_TILE_N = LANES * 4 * SIMD_DEFAULT_COL_GROUPS;
-const SIMD_COL_GROUP_CHOICES: readonly number[] = [1, 2, 4];
+
+/**
+ * Software SIMD tiles, as the autotuner's `tile` codes: rows * 10 + column groups (a column group is
+ * 32 columns: 8 lanes x one vec4). Taller tiles share each B load among more rows; lavapipe spills the
+ * accumulators to the stack either way, and a spill costs less than one of its buffer loads: 32 x 64
+ * measured 30-33 GFLOP/s at 1024^3 against 18 for 8 x 64 (2026-11-27, load ~0.5).
+ */
+const SIMD_TILES: readonly number[] = [81, 82, 161, 162, 321, 322, 641];
+
+/**
+ * 32 rows, 64 columns; narrower and shorter where the matrix is (a 32-row tile over 9 rows computes
+ * 23 clamped copies). Timed per kernel by the autotuner on the ViT block and UniFormerV2 tiny steps:
+ * 32 x 64 was the fastest or within noise of it on every matmul with N >= 64. Narrow matrices get
+ * 16 x 32, not 32 x 32: lavapipe takes 1.9 s to compile the 32 x 32 tile (0.4 s for 16 x 32, 0.7 s
+ * for 32 x 64), for a gain within noise on the narrow matmuls measured.
+ */
+function simdDefaultTile(M: number, N: number): number {
+  if (N <= 32) return M > 8 ? 161 : 81;
+  return M > 16 ? 322 : M > 8 ? 162 : 82;
+}
+/** A row prologue computes one row per lane: its matmul keeps the 8 x 64 tile. */
+const SIMD_PROLOGUE_TILE = 82;
+/** Columns of C one workgroup of the prologue tile computes (a row prologue runs once per such tile). */
+export const SIMD_TILE_N = LANES * 4 * (SIMD_PROLOGUE_TILE % 10);
 
 function simdMatmul(p: MatmulParams, broadcast: boolean): Kernel {
-  const COL_GROUPS = p.tile ?? SIMD_DEFAULT_COL_GROUPS;
-  if (!SIMD_COL_GROUP_CHOICES.includes(COL_GROUPS)) throw new Error(`internal: SIMD tile ${COL_GROUPS} is not one of ${SIMD_COL_GROUP_CHOICES.join(", ")}`);
-  if (p.prologue && COL_GROUPS !== SIMD_DEFAULT_COL_GROUPS) throw new Error("internal: a matmul with a row prologue keeps the default tile width");
+  const tileCode = p.tile ?? (p.prologue ? SIMD_PROLOGUE_TILE : simdDefaultTile(p.M, p.N));
+  if (!SIMD_TILES.includes(tileCode)) throw new Error(`internal: SIMD tile ${tileCode} is not one of ${SIMD_TILES.join(", ")}`);
+  if (p.prologue && tileCode !== SIMD_PROLOGUE_TILE) throw new Error("internal: a matmul with a row prologue keeps the 8 x 64 tile");
+  const ROWS = Math.floor(tileCode / 10);
+  const COL_GROUPS = tileCode % 10;
+  // Rows of A each lane loads per k step and broadcasts to the others.
+  const ROW_GROUPS = ROWS / LANES;
   const TILE_N = LANES * 4 * COL_GROUPS;
   const r = resolveMatmul(p);
   const epi = p.epilogue ?? NO_EPILOGUE;
@@ -210,9 +235,10 @@ function simdMatmul(p: MatmulParams, broadcast: boolean): Kernel {
       return w === 4 ? `vec4<f32>(${loads.join(", ")})` : loads[0];
     };
     const privA = w === 4 ? "a_priv[k / 4u]" : "a_priv[k / 4u][k % 4u]";
-    if (broadcast) lines.push(`    let aMine = ${p.prologue ? privA : aVec && w === 4 ? aVecAt("aBase") : scalarA("aBase")};`);
+    if (broadcast)
+      for (let h = 0; h < ROW_GROUPS; h++) lines.push(`    let aMine${h} = ${p.prologue ? privA : aVec && w === 4 ? aVecAt(`aBase${h}`) : scalarA(`aBase${h}`)};`);
     for (const row of rowsIdx) {
-      if (broadcast) lines.push(`    let a${row} = subgroupBroadcast(aMine, ${row}u);`);
+      if (broadcast) lines.push(`    let a${row} = subgroupBroadcast(aMine${Math.floor(row / LANES)}, ${row % LANES}u);`);
       else lines.push(`    let a${row} = ${aVec && w === 4 ? aVecAt(`aRow${row}`) : scalarA(`aRow${row}`)};`);
       for (let g = 0; g < COL_GROUPS; g++) {
         const terms = [...Array(w).keys()].map((j) => `a${row}${w === 4 ? "." + comps[j] : ""} * b${j}_${g}`);
@@ -249,7 +275,7 @@ function simdMatmul(p: MatmulParams, broadcast: boolean): Kernel {
         "  }",
       ]
     : broadcast
-      ? [`  let aBase = ${aRowBase("m0 + lane")};`]
+      ? [...Array(ROW_GROUPS).keys()].map((h) => `  let aBase${h} = ${aRowBase(`m0 + lane${h ? ` + ${h * LANES}u` : ""}`)};`)
       : rowsIdx.map((row) => `  let aRow${row} = ${aRowBase(`m0 + ${row}u`)};`);
   // One epilogue call site in a loop: unrolling 64 inlined epilogues (GELU's erf, say) makes
   // lavapipe's first-dispatch compile take seconds.
@@ -271,7 +297,7 @@ function simdMatmul(p: MatmulParams, broadcast: boolean): Kernel {
   ];
   const accDecls = rowsIdx.flatMap((row) => [...Array(COL_GROUPS).keys()].map((g) => `  var acc${row}_${g} = vec4<f32>(0.0);`));
   const bindings = matmulBindings(p, epi, aVec, bVec);
-  const how = `8-lane SIMD tile 8x${TILE_N}${p.prologue ? ", each lane computes its row of A (row-kernel prologue)" : ""}${broadcast ? ", A shared by subgroupBroadcast" : ""}`;
+  const how = `8-lane SIMD tile ${ROWS}x${TILE_N}${p.prologue ? ", each lane computes its row of A (row-kernel prologue)" : ""}${broadcast ? ", A shared by subgroupBroadcast" : ""}`;
   const wgsl = `${kernelHeader(name, `${describe(r)}; ${how}`, source, broadcast ? ["subgroups"] : [])}
 ${bindingDecls(bindings)}
 
@@ -308,9 +334,9 @@ const BK = 16;
 const TILED_DEFAULT = 4;
 const TILED_CHOICES: readonly number[] = [2, 4, 8];
 
-/** The autotuner's `tile` values for this profile's matmul, and the default among them. */
-export function matmulTileChoices(profile: AdapterProfile): { readonly choices: readonly number[]; readonly fallback: number } {
-  return profile.software ? { choices: SIMD_COL_GROUP_CHOICES, fallback: SIMD_DEFAULT_COL_GROUPS } : { choices: TILED_CHOICES, fallback: TILED_DEFAULT };
+/** The autotuner's `tile` values for an M x N matmul on this profile, and the default among them. */
+export function matmulTileChoices(profile: AdapterProfile, M: number, N: number): { readonly choices: readonly number[]; readonly fallback: number } {
+  return profile.software ? { choices: SIMD_TILES, fallback: simdDefaultTile(M, N) } : { choices: TILED_CHOICES, fallback: TILED_DEFAULT };
 }
 
 function tiledMatmul(p: MatmulParams): Kernel {

@@ -2,6 +2,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { DISCRETE_PROFILE, LAVAPIPE_PROFILE } from "../../compiler/codegen/kernel.ts";
+import { matmulTileChoices } from "../../compiler/codegen/matmul.ts";
 import { GpuEngine } from "../../runtime/gpu-train/engine.ts";
 import { initParams } from "../../runtime/init/index.ts";
 import { compileStage, defaultDiagnosticsSink } from "../../runtime/train/compile-stage.ts";
@@ -128,13 +130,14 @@ describe("GPU training engine against the CPU reference engine", () => {
       }
       const summary = (lines: string[]) => lines.find((l) => l.startsWith("autotune:"))!;
       expect(summary(runs[0]!)).toMatch(/^autotune: [1-9]\d* tunable kernels, [1-9]\d* timed now/);
-      expect(runs[0]!.some((l) => / -> [124]$/.test(l))).toBe(true);
+      expect(runs[0]!.some((l) => / -> \d+$/.test(l))).toBe(true);
       // The second engine finds every width in the cache.
       expect(summary(runs[1]!)).toMatch(/ 0 timed now/);
       const file = JSON.parse(readFileSync(join(dir, "autotune.json"), "utf8"));
       expect(file.format).toBe("ivc-autotune/1");
       const entries = Object.values(file.adapters as Record<string, Record<string, { choice: number }>>)[0]!;
-      expect(Object.values(entries).every((m) => [1, 2, 4].includes(m.choice))).toBe(true);
+      const tiles = new Set([...matmulTileChoices(LAVAPIPE_PROFILE, 64, 64).choices, ...matmulTileChoices(DISCRETE_PROFILE, 64, 64).choices]);
+      expect(Object.values(entries).every((m) => tiles.has(m.choice))).toBe(true);
       // A damaged cache is reported and rebuilt, not fatal.
       writeFileSync(join(dir, "autotune.json"), "{ not json");
       const lines: string[] = [];

@@ -94,18 +94,20 @@ describe("matmul", () => {
     });
   }
 
-  // The software tile (8 x 32 * tile) and the discrete one ((16 * tile)^2), whatever this adapter is.
+  // The software tile (code rows * 10 + 32-column groups) and the discrete one ((16 * tile)^2), whatever this adapter is.
   for (const [label, profile, tileText] of [
-    ["software", () => ({ ...h.profile, software: true }), (t: number) => `SIMD tile 8x${32 * t}`],
+    ["software", () => ({ ...h.profile, software: true }), (t: number) => `SIMD tile ${Math.floor(t / 10)}x${32 * (t % 10)}`],
     ["discrete", () => DISCRETE_PROFILE, (t: number) => `${16 * t}x${16 * t} tile in workgroup memory`],
   ] as const) {
     it(`every autotuner tile of the ${label} matmul gives bit-identical results on odd shapes`, async () => {
-      const { choices, fallback } = matmulTileChoices(profile());
       for (const [batch, M, N, K, transB] of [
         [2, 13, 100, 36, false],
         [1, 9, 70, 5, true],
+        [3, 70, 36, 12, false],
       ] as const) {
         const p: MatmulParams = { batch, M, N, K, transB };
+        const { choices, fallback } = matmulTileChoices(profile(), M, N);
+        expect(matmul(p, profile()).wgsl).toBe(matmul({ ...p, tile: fallback }, profile()).wgsl);
         const { r, aLen, bLen, cLen } = sizes(p);
         const A = randomArray(aLen, 5);
         const B = randomArray(bLen, 6);
