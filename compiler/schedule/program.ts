@@ -87,6 +87,7 @@ export function buildProgram(input: Graph, profile: AdapterProfile, opts: Fusion
   const ctx: GroupContext = {
     byId,
     stored: plan.materialized,
+    software: profile.software,
     source: (ids) => {
       const lines = new Set<string>();
       for (const id of ids) {

@@ -10,11 +10,17 @@ import { RNG_WGSL } from "../rng.ts";
 import { helpersFor } from "../wgsl-math.ts";
 import { Emitter, storageElem, storeAs, unflatten } from "./emit.ts";
 
+/** Invocations per workgroup on a GPU; a CPU rasterizer gets one SIMD pass (see `laneLoop`). */
 export const WORKGROUP = 64;
+const SOFTWARE_WORKGROUP = 8;
+/** Items one lane of a software kernel handles, at most. */
+const SOFTWARE_ITEMS = 256;
 
 export interface GroupContext {
   readonly byId: ReadonlyMap<ValueId, Node>;
   readonly stored: ReadonlySet<ValueId>;
+  /** A CPU rasterizer (AdapterProfile.software): workgroups of one SIMD pass, each lane looping over items. */
+  readonly software?: boolean;
   /** `.ivm` source lines for the kernel's header comment. */
   readonly source: (ids: readonly ValueId[]) => string[];
 }
@@ -91,19 +97,42 @@ export function assemble(
   functions: readonly string[] = [],
 ): GroupKernel {
   const bindings = groupBindings(emitter, namer, outputs, ctx);
-  const main = `@compute @workgroup_size(${WORKGROUP})
+  const { wg, items } = laneLoop(count, ctx.software ?? false);
+  const main =
+    items === 1
+      ? `@compute @workgroup_size(${wg})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let gi = ${LINEAR_WORKGROUP} * ${u32(WORKGROUP)} + lid;
+  let gi = ${LINEAR_WORKGROUP} * ${u32(wg)} + lid;
   if (gi >= ${u32(count)}) { return; }
 ${body}
+}`
+      : `@compute @workgroup_size(${wg})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  // ${items} blocks of ${wg} consecutive items per workgroup: one SIMD pass reads a contiguous span, and
+  // lavapipe's fixed cost per workgroup is paid once per ${items * wg} items.
+  for (var ivc_k = 0u; ivc_k < ${u32(items)}; ivc_k++) {
+  let gi = (${LINEAR_WORKGROUP} * ${u32(items)} + ivc_k) * ${u32(wg)} + lid;
+  if (gi >= ${u32(count)}) { break; }
+${body}
+  }
 }`;
   const helpers = helpersFor([...functions, main].join("\n"));
   const wgsl = [kernelHeader(name, description, source), bindingDecls(bindings), emitter.usesSeed ? RNG_WGSL : "", helpers, ...functions, main]
     .filter(Boolean)
     .join("\n\n");
-  const groups = ceilDiv(count, WORKGROUP);
-  const kernel: Kernel = { name, wgsl, entryPoint: "main", workgroupSize: [WORKGROUP, 1, 1], dispatch: () => grid1d(groups), bindings, source };
+  const groups = ceilDiv(count, wg * items);
+  const kernel: Kernel = { name, wgsl, entryPoint: "main", workgroupSize: [wg, 1, 1], dispatch: () => grid1d(groups), bindings, source };
   return { kernel, buffers: boundValues(namer) };
+}
+
+/**
+ * Workgroup size and items per lane. On lavapipe a workgroup of 64 lanes with one item each ran
+ * x * sigmoid(1.702 x) * y over 4M floats in 38 ms; 8 lanes looping over 256 items each, 11 ms
+ * (2026-11-27). Small counts keep at least 32 workgroups for the rasterizer's threads.
+ */
+function laneLoop(count: number, software: boolean): { wg: number; items: number } {
+  if (!software) return { wg: WORKGROUP, items: 1 };
+  return { wg: SOFTWARE_WORKGROUP, items: Math.max(1, Math.min(SOFTWARE_ITEMS, Math.floor(count / (SOFTWARE_WORKGROUP * 32)))) };
 }
 
 export function indent(lines: readonly string[], n = 1): string {
