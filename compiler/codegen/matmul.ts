@@ -53,9 +53,8 @@ export interface MatmulParams {
   /**
    * The autotuner's knob (runtime/autotune.ts; `matmulTileChoices` lists the values). Software SIMD
    * tile: rows * 10 + 32-column groups, e.g. 322 for a workgroup computing 32 x 64 of C (default: by
-   * shape, `simdDefaultTile`). Discrete
-   * tile: rows and columns per thread of the 16 x 16 threads, a workgroup computing (16 * tile)^2 of C
-   * (default 4). Every element is summed in the same order whatever the tile: bit-identical results.
+   * shape, `simdDefaultTile`). Discrete tile: rows and columns per thread of the 16 x 16 threads, a
+   * workgroup computing (16 * tile)^2 of C (default 4). Every element is summed in the same order whatever the tile: bit-identical results.
    */
   readonly tile?: number;
   /** Binding names for the operands (default A, B, C), e.g. x/weight/y when a conv is a matmul. */
@@ -132,7 +131,7 @@ function describe(r: ResolvedMatmul): string {
 
 export function matmul(p: MatmulParams, profile: AdapterProfile): Kernel {
   const useSimdTile = profile.software;
-  const k = useSimdTile ? simdMatmul(p, profile.subgroups && profile.subgroupSize === 8) : tiledMatmul(p);
+  const k = useSimdTile ? simdMatmul(p, broadcasts(profile)) : tiledMatmul(p);
   return p.operandNames ? renameOperands(k, p.operandNames) : k;
 }
 
@@ -173,7 +172,12 @@ const LANES = 8;
  * accumulators to the stack either way, and a spill costs less than one of its buffer loads: 32 x 64
  * measured 30-33 GFLOP/s at 1024^3 against 18 for 8 x 64 (2026-11-27, load ~0.5).
  */
-const SIMD_TILES: readonly number[] = [81, 82, 161, 162, 321, 322, 641];
+const SIMD_TILES: readonly number[] = [81, 82, 161, 162, 322, 641];
+/**
+ * What the autotuner times besides a kernel's default: the shapes that won on some matmul of the ViT
+ * block and UniFormerV2 tiny steps. Each costs lavapipe a compile of 0.35-0.7 s per kernel.
+ */
+const SIMD_TUNE_TILES: readonly number[] = [82, 161, 322, 641];
 
 /**
  * 32 rows, 64 columns; narrower and shorter where the matrix is (a 32-row tile over 9 rows computes
@@ -186,13 +190,21 @@ function simdDefaultTile(M: number, N: number): number {
   if (N <= 32) return M > 8 ? 161 : 81;
   return M > 16 ? 322 : M > 8 ? 162 : 82;
 }
-/** A row prologue computes one row per lane: its matmul keeps the 8 x 64 tile. */
+/**
+ * A row prologue computes one row per lane: its matmul keeps the 8 x 64 tile. So does a software
+ * adapter without 8-lane subgroups, where each row of A is a load of its own (not measured taller).
+ */
 const SIMD_PROLOGUE_TILE = 82;
+
+/** The software tile shares rows of A by `subgroupBroadcast` across its 8 lanes. */
+function broadcasts(profile: AdapterProfile): boolean {
+  return profile.subgroups && profile.subgroupSize === 8;
+}
 /** Columns of C one workgroup of the prologue tile computes (a row prologue runs once per such tile). */
 export const SIMD_TILE_N = LANES * 4 * (SIMD_PROLOGUE_TILE % 10);
 
 function simdMatmul(p: MatmulParams, broadcast: boolean): Kernel {
-  const tileCode = p.tile ?? (p.prologue ? SIMD_PROLOGUE_TILE : simdDefaultTile(p.M, p.N));
+  const tileCode = p.tile ?? (p.prologue || !broadcast ? SIMD_PROLOGUE_TILE : simdDefaultTile(p.M, p.N));
   if (!SIMD_TILES.includes(tileCode)) throw new Error(`internal: SIMD tile ${tileCode} is not one of ${SIMD_TILES.join(", ")}`);
   if (p.prologue && tileCode !== SIMD_PROLOGUE_TILE) throw new Error("internal: a matmul with a row prologue keeps the 8 x 64 tile");
   const ROWS = Math.floor(tileCode / 10);
@@ -336,7 +348,11 @@ const TILED_CHOICES: readonly number[] = [2, 4, 8];
 
 /** The autotuner's `tile` values for an M x N matmul on this profile, and the default among them. */
 export function matmulTileChoices(profile: AdapterProfile, M: number, N: number): { readonly choices: readonly number[]; readonly fallback: number } {
-  return profile.software ? { choices: SIMD_TILES, fallback: simdDefaultTile(M, N) } : { choices: TILED_CHOICES, fallback: TILED_DEFAULT };
+  if (profile.software) {
+    const fallback = broadcasts(profile) ? simdDefaultTile(M, N) : SIMD_PROLOGUE_TILE;
+    return { choices: SIMD_TUNE_TILES.includes(fallback) ? SIMD_TUNE_TILES : [...SIMD_TUNE_TILES, fallback].sort((a, b) => a - b), fallback };
+  }
+  return { choices: TILED_CHOICES, fallback: TILED_DEFAULT };
 }
 
 function tiledMatmul(p: MatmulParams): Kernel {

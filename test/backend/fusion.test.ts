@@ -35,6 +35,32 @@ function layerNorm(b: GraphBuilder, x: ValueId, axis: number, width: number): Va
 }
 
 describe("fused kernel groups against the reference interpreter (forward and backward)", () => {
+  it("pointwise kernels take 4 elements per item (vec4) where the innermost axis allows, on lavapipe", async () => {
+    // A forward-only graph, so each output is its own pointwise group: row statistics and a scalar
+    // splatted, a bias and a permuted operand read as vec4s, compare/where/cast, a bool output, a
+    // reshape, a size-1 value computed as a scalar, a slice at an aligned offset; then groups that
+    // must stay scalar (an innermost size of 6, a slice starting at element 2).
+    const b = new GraphBuilder();
+    const x = param(b, "x", [3, 5, 8]);
+    const bias = param(b, "bias", [8]);
+    const stat = param(b, "stat", [3, 5, 1]);
+    const y = param(b, "y", [5, 3, 8]);
+    const rowScale = b.unary("rsqrt", b.binary("add", b.unary("abs", stat), b.constant(0.5, [])));
+    const h = b.binary("add", b.binary("mul", b.binary("add", x, bias), rowScale), b.permute(y, [1, 0, 2]));
+    const positive = b.compare("gt", h, b.constant(0, []));
+    b.output("gated", b.reshape(b.where(positive, b.unary("sigmoid", h), b.binary("pow", b.unary("abs", h), b.constant(1.5, []))), [15, 8]));
+    b.output("mask", positive);
+    b.output("count", b.cast(positive, "f32"));
+    b.output("odd", b.binary("mul", param(b, "z", [4, 6]), b.constant(2, [])));
+    b.output("aligned", b.unary("exp", b.slice(x, [0, 0, 4], [3, 5, 8])));
+    b.output("unaligned", b.unary("exp", b.slice(y, [0, 0, 2], [5, 3, 6])));
+    const r = await checkOnGpu(gpu, b.build(), 1e-5);
+    const wgsl = r.program.steps.map((s) => s.kernel.wgsl);
+    if (process.env.SHOW) console.log(wgsl.join("\n----\n"));
+    expect(wgsl.filter((w) => w.includes("4 elements per item (vec4)"))).toHaveLength(3);
+    expect(wgsl.filter((w) => /pointwise over \[[^\]]*\]\n/.test(w))).toHaveLength(2);
+  });
+
   it("matmul epilogue: bias, erf GELU and a residual add, with a broadcast weight", async () => {
     const kernels = await run(
       withGrads((b) => {

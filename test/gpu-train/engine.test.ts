@@ -2,8 +2,6 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { DISCRETE_PROFILE, LAVAPIPE_PROFILE } from "../../compiler/codegen/kernel.ts";
-import { matmulTileChoices } from "../../compiler/codegen/matmul.ts";
 import { GpuEngine } from "../../runtime/gpu-train/engine.ts";
 import { initParams } from "../../runtime/init/index.ts";
 import { compileStage, defaultDiagnosticsSink } from "../../runtime/train/compile-stage.ts";
@@ -135,9 +133,9 @@ describe("GPU training engine against the CPU reference engine", () => {
       expect(summary(runs[1]!)).toMatch(/ 0 timed now/);
       const file = JSON.parse(readFileSync(join(dir, "autotune.json"), "utf8"));
       expect(file.format).toBe("ivc-autotune/1");
-      const entries = Object.values(file.adapters as Record<string, Record<string, { choice: number }>>)[0]!;
-      const tiles = new Set([...matmulTileChoices(LAVAPIPE_PROFILE, 64, 64).choices, ...matmulTileChoices(DISCRETE_PROFILE, 64, 64).choices]);
-      expect(Object.values(entries).every((m) => tiles.has(m.choice))).toBe(true);
+      const entries = Object.values(file.adapters as Record<string, Record<string, { choice: number; ms: Record<string, number> }>>)[0]!;
+      // Each kernel's choice is one of the tiles it timed (at least three: the discrete tile has three).
+      expect(Object.values(entries).every((m) => String(m.choice) in m.ms && Object.keys(m.ms).length >= 3)).toBe(true);
       // A damaged cache is reported and rebuilt, not fatal.
       writeFileSync(join(dir, "autotune.json"), "{ not json");
       const lines: string[] = [];

@@ -97,6 +97,7 @@ describe("matmul", () => {
   // The software tile (code rows * 10 + 32-column groups) and the discrete one ((16 * tile)^2), whatever this adapter is.
   for (const [label, profile, tileText] of [
     ["software", () => ({ ...h.profile, software: true }), (t: number) => `SIMD tile ${Math.floor(t / 10)}x${32 * (t % 10)}`],
+    ["software without subgroups", () => ({ ...h.profile, software: true, subgroups: false }), (t: number) => `SIMD tile ${Math.floor(t / 10)}x${32 * (t % 10)}`],
     ["discrete", () => DISCRETE_PROFILE, (t: number) => `${16 * t}x${16 * t} tile in workgroup memory`],
   ] as const) {
     it(`every autotuner tile of the ${label} matmul gives bit-identical results on odd shapes`, async () => {
@@ -104,6 +105,7 @@ describe("matmul", () => {
         [2, 13, 100, 36, false],
         [1, 9, 70, 5, true],
         [3, 70, 36, 12, false],
+        [2, 5, 20, 9, false],
       ] as const) {
         const p: MatmulParams = { batch, M, N, K, transB };
         const { choices, fallback } = matmulTileChoices(profile(), M, N);

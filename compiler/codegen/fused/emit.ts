@@ -64,7 +64,8 @@ export function storeAs(dtype: DType, value: string): string {
   return dtype === "bool" ? `select(0i, 1i, ${value})` : value;
 }
 
-const UNARY: Record<string, (x: string, t: DType) => string> = {
+/** Scalar WGSL of each unary op (the vec4 emitter has its own table). */
+export const UNARY: Record<string, (x: string, t: DType) => string> = {
   neg: (x) => `(-${x})`,
   abs: (x) => `abs(${x})`,
   exp: (x) => `exp(${x})`,
@@ -82,7 +83,7 @@ const UNARY: Record<string, (x: string, t: DType) => string> = {
   relu: (x, t) => `max(${x}, ${t === "i32" ? "0i" : "0.0"})`,
 };
 
-const BINARY: Record<string, (a: string, b: string, t: DType) => string> = {
+export const BINARY: Record<string, (a: string, b: string, t: DType) => string> = {
   add: (a, b) => `(${a} + ${b})`,
   sub: (a, b) => `(${a} - ${b})`,
   mul: (a, b) => `(${a} * ${b})`,
@@ -92,7 +93,7 @@ const BINARY: Record<string, (a: string, b: string, t: DType) => string> = {
   pow: (a, b) => `ivc_pow(${a}, ${b})`,
 };
 
-const COMPARE: Record<string, string> = { lt: "<", le: "<=", gt: ">", ge: ">=", eq: "==", ne: "!=" };
+export const COMPARE: Record<string, string> = { lt: "<", le: "<=", gt: ">", ge: ">=", eq: "==", ne: "!=" };
 
 /** What an emitter and its child scopes share: the buffers read, in-register values, seed use. */
 interface Shared {

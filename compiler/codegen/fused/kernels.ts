@@ -9,6 +9,7 @@ import { bindingDecls, ceilDiv, grid1d, kernelHeader, LINEAR_WORKGROUP, storage,
 import { RNG_WGSL } from "../rng.ts";
 import { helpersFor } from "../wgsl-math.ts";
 import { Emitter, storageElem, storeAs, unflatten } from "./emit.ts";
+import { pointwiseVec4Kernel } from "./pointwise-vec4.ts";
 
 /** Invocations per workgroup on a GPU; a CPU rasterizer gets one SIMD pass (see `laneLoop`). */
 export const WORKGROUP = 64;
@@ -97,7 +98,22 @@ export function assemble(
   functions: readonly string[] = [],
 ): GroupKernel {
   const bindings = groupBindings(emitter, namer, outputs, ctx);
-  const { wg, items } = laneLoop(count, ctx.software ?? false);
+  const kernel = assembleItems(name, description, source, bindings, count, body, ctx.software ?? false, functions);
+  return { kernel, buffers: boundValues(namer) };
+}
+
+/** The kernel around `body`, run once per item `gi` < `count`, with `bindings` declared. */
+export function assembleItems(
+  name: string,
+  description: string,
+  source: string[],
+  bindings: readonly KernelBinding[],
+  count: number,
+  body: string,
+  software: boolean,
+  functions: readonly string[] = [],
+): Kernel {
+  const { wg, items } = laneLoop(count, software);
   const main =
     items === 1
       ? `@compute @workgroup_size(${wg})
@@ -117,12 +133,12 @@ ${body}
   }
 }`;
   const helpers = helpersFor([...functions, main].join("\n"));
-  const wgsl = [kernelHeader(name, description, source), bindingDecls(bindings), emitter.usesSeed ? RNG_WGSL : "", helpers, ...functions, main]
+  const usesSeed = bindings.some((b) => b.kind === "dynamic");
+  const wgsl = [kernelHeader(name, description, source), bindingDecls(bindings), usesSeed ? RNG_WGSL : "", helpers, ...functions, main]
     .filter(Boolean)
     .join("\n\n");
   const groups = ceilDiv(count, wg * items);
-  const kernel: Kernel = { name, wgsl, entryPoint: "main", workgroupSize: [wg, 1, 1], dispatch: () => grid1d(groups), bindings, source };
-  return { kernel, buffers: boundValues(namer) };
+  return { name, wgsl, entryPoint: "main", workgroupSize: [wg, 1, 1], dispatch: () => grid1d(groups), bindings, source };
 }
 
 /**
@@ -140,6 +156,8 @@ export function indent(lines: readonly string[], n = 1): string {
 }
 
 export function pointwiseKernel(outputs: readonly ValueId[], ctx: GroupContext, name: string): GroupKernel {
+  const vec4 = ctx.software ? pointwiseVec4Kernel(outputs, ctx, name) : undefined;
+  if (vec4) return vec4;
   const shape = ctx.byId.get(outputs[0]!)!.shape as number[];
   const { e, namer } = groupEmitter(ctx, outputs);
   const idx = unflatten("gi", shape).map((x) => e.index(x));
