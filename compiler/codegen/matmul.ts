@@ -192,7 +192,8 @@ function simdDefaultTile(M: number, N: number): number {
 }
 /**
  * A row prologue computes one row per lane: its matmul keeps the 8 x 64 tile. So does a software
- * adapter without 8-lane subgroups, where each row of A is a load of its own (not measured taller).
+ * adapter without 8-lane subgroups, where each row of A is a load of its own (taller tiles were not
+ * measured there; the autotuner offers 16 x 64 besides).
  */
 const SIMD_PROLOGUE_TILE = 82;
 
@@ -348,8 +349,9 @@ const TILED_CHOICES: readonly number[] = [2, 4, 8];
 
 /** The autotuner's `tile` values for an M x N matmul on this profile, and the default among them. */
 export function matmulTileChoices(profile: AdapterProfile, M: number, N: number): { readonly choices: readonly number[]; readonly fallback: number } {
+  if (profile.software && !broadcasts(profile)) return { choices: [SIMD_PROLOGUE_TILE, 162], fallback: SIMD_PROLOGUE_TILE };
   if (profile.software) {
-    const fallback = broadcasts(profile) ? simdDefaultTile(M, N) : SIMD_PROLOGUE_TILE;
+    const fallback = simdDefaultTile(M, N);
     return { choices: SIMD_TUNE_TILES.includes(fallback) ? SIMD_TUNE_TILES : [...SIMD_TUNE_TILES, fallback].sort((a, b) => a - b), fallback };
   }
   return { choices: TILED_CHOICES, fallback: TILED_DEFAULT };
