@@ -150,7 +150,8 @@ describe("GPU training engine against the CPU reference engine", () => {
       else process.env.IVC_CACHE_DIR = saved;
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+    // lavapipe compiles every tile of every matmul: 191 s on a cold Mesa shader cache (2 s warm).
+  }, 600_000);
 
   it("frozen parameters stay bit-identical and have no optimizer state", async () => {
     const base = setup(0);

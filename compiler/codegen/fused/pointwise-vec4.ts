@@ -7,10 +7,10 @@
  * A group qualifies when every value it computes along the way has an innermost size that is a
  * multiple of 4 and keeps the output's innermost index (up to a multiple of 4): elementwise ops,
  * broadcasts, permutes that leave the last axis in place, slices that start it at a multiple of 4
- * with step 1, reshapes. Values whose innermost axis has size 1 and is
- * broadcast (row statistics, scalars) are computed as scalars and splatted. Anything else (gathers,
- * pads, concats, random draws, iota along the last axis) makes `pointwiseVec4Kernel` return
- * undefined, and the scalar kernel runs.
+ * with step 1, reshapes. Values whose innermost axis has size 1 and is broadcast (row statistics,
+ * scalars) are computed as scalars and splatted. Anything else (gathers, pads, concats, random
+ * draws, iota along the last axis) makes `pointwiseVec4Kernel` return undefined, and the scalar
+ * kernel runs.
  */
 import type { DType, Node, ValueId } from "../../ir/types.ts";
 import { storage, type ElemType, type KernelBinding } from "../kernel.ts";
@@ -21,7 +21,7 @@ const VEC: Record<DType, string> = { f32: "vec4<f32>", i32: "vec4<i32>", bool: "
 
 /** Helpers with a vec4 form are named with a `4` (wgsl-math.ts). */
 function vectorise(scalarExpr: string): string {
-  return scalarExpr.replace(/\b(ivc_[a-z]+)\(/g, "$14(");
+  return scalarExpr.replace(/\b(ivc_[a-z]+)\(/g, (_, helper: string) => `${helper}4(`);
 }
 
 class Unsupported extends Error {}
