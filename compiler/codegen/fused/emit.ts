@@ -95,6 +95,18 @@ export const BINARY: Record<string, (a: string, b: string, t: DType) => string> 
 
 export const COMPARE: Record<string, string> = { lt: "<", le: "<=", gt: ">", ge: ">=", eq: "==", ne: "!=" };
 
+/**
+ * `expr` itself when it is a name or a u32 literal, else the `let` that `bind` makes for it, once per
+ * distinct expression (remembered in `cache` under `#expr`).
+ */
+export function indexName(expr: string, cache: Map<string, string>, bind: (expr: string) => string): string {
+  if (/^[A-Za-z_][A-Za-z0-9_]*$|^\d+u$/.test(expr)) return expr;
+  const key = `#${expr}`;
+  let name = cache.get(key);
+  if (!name) cache.set(key, (name = bind(expr)));
+  return name;
+}
+
 /** What an emitter and its child scopes share: the buffers read, in-register values, seed use. */
 interface Shared {
   readonly reads: ValueId[];
@@ -159,11 +171,7 @@ export class Emitter {
 
   /** Binds an index component to a name when it is not already one (once per distinct expression). */
   index(expr: string): string {
-    if (/^[A-Za-z_][A-Za-z0-9_]*$|^\d+u$/.test(expr)) return expr;
-    const key = `#${expr}`;
-    let name = this.cache.get(key);
-    if (!name) this.cache.set(key, (name = this.bind(expr)));
-    return name;
+    return indexName(expr, this.cache, (e) => this.bind(e));
   }
 
   /** Declares names bound outside the emitter (loop counters, function parameters) as this scope's. */

@@ -14,7 +14,7 @@
  */
 import type { DType, Node, ValueId } from "../../ir/types.ts";
 import { storage, type ElemType, type KernelBinding } from "../kernel.ts";
-import { BINARY, COMPARE, linearIndex, literal, UNARY, unflatten, type Index } from "./emit.ts";
+import { BINARY, COMPARE, indexName, linearIndex, literal, UNARY, unflatten, type Index } from "./emit.ts";
 import { assembleItems, boundValues, Namer, type GroupContext, type GroupKernel } from "./kernels.ts";
 
 const VEC: Record<DType, string> = { f32: "vec4<f32>", i32: "vec4<i32>", bool: "vec4<bool>" };
@@ -47,11 +47,7 @@ class Vec4Emitter {
   }
 
   index(expr: string): string {
-    if (/^[A-Za-z_][A-Za-z0-9_]*$|^\d+u$/.test(expr)) return expr;
-    const key = `#${expr}`;
-    let name = this.cache.get(key);
-    if (!name) this.cache.set(key, (name = this.bind(expr)));
-    return name;
+    return indexName(expr, this.cache, (e) => this.bind(e));
   }
 
   value(id: ValueId, idx: Index, vec: boolean): string {
