@@ -20,6 +20,30 @@ function mustCompile(...args: Parameters<typeof compileModel>) {
   return c;
 }
 
+/**
+ * Runs the program once (compiling its pipelines), then the rest of the warm-up, then the timed runs,
+ * each one submit + wait; with the executor's dispatch and submit counts per timed run.
+ */
+async function sampleRunner(runner: ProgramRunner, opts: BenchOptions) {
+  const ex = runner.executor;
+  const once = async () => {
+    runner.run();
+    await ex.idle();
+  };
+  const t0 = performance.now();
+  await once();
+  const firstSeconds = (performance.now() - t0) / 1000;
+  for (let i = 1; i < opts.warmup; i++) await once();
+  const before = { ...ex.stats };
+  const samples = await sampleMs(once, { runs: opts.runs, warmup: 0 });
+  return {
+    samples,
+    firstSeconds,
+    dispatches_per_step: (ex.stats.dispatches - before.dispatches) / opts.runs,
+    submits_per_step: (ex.stats.submits - before.submits) / opts.runs,
+  };
+}
+
 export function forwardWorkload(spec: { name: string; file: string; preset: string; batch: number }): Workload {
   return {
     name: spec.name,
@@ -36,17 +60,8 @@ export function forwardWorkload(spec: { name: string; file: string; preset: stri
         for (const p of program.params) runner.write(p.name, init.get(p.name)!);
         const inputs = batchFor(graph, {}, [0, 1]);
         for (const i of program.inputs) runner.write(i.name, inputs[i.name]!);
-        const ex = runner.executor;
-        const once = async () => {
-          runner.run();
-          await ex.idle();
-        };
-        const t0 = performance.now();
-        await once();
-        opts.log(`  first run (pipelines compiled) ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-        for (let i = 1; i < opts.warmup; i++) await once();
-        const before = { ...ex.stats };
-        const samples = await sampleMs(once, { runs: opts.runs, warmup: 0 });
+        const { samples, firstSeconds, dispatches_per_step, submits_per_step } = await sampleRunner(runner, opts);
+        opts.log(`  first run (pipelines compiled) ${firstSeconds.toFixed(1)} s`);
         const out = await runner.read(program.outputs[0]!.name);
         if (!out.every(Number.isFinite)) throw new Error(`${spec.name}: the output is not finite`);
         const s = summarize(samples);
@@ -55,8 +70,8 @@ export function forwardWorkload(spec: { name: string; file: string; preset: stri
           ...s,
           unit: "ms",
           gflops: gflopsAt(s, "ms", flops),
-          dispatches_per_step: (ex.stats.dispatches - before.dispatches) / opts.runs,
-          submits_per_step: (ex.stats.submits - before.submits) / opts.runs,
+          dispatches_per_step,
+          submits_per_step,
           peak_bytes: program.peakBytes,
           loadavg: currentLoad(),
           notes: `${adapterName(gpu)}; ${(flops / 1e9).toFixed(1)} GFLOP per run (2 x multiply-adds of matmuls and convolutions), ${program.steps.length} kernels`,
@@ -89,14 +104,7 @@ export function elementwiseWorkload(): Workload {
         const [xName, yName] = program.inputs.map((i) => i.name);
         runner.write(xName!, x);
         runner.write(yName!, y);
-        const ex = runner.executor;
-        const once = async () => {
-          runner.run();
-          await ex.idle();
-        };
-        for (let i = 0; i < Math.max(1, opts.warmup); i++) await once();
-        const before = { ...ex.stats };
-        const samples = await sampleMs(once, { runs: opts.runs, warmup: 0 });
+        const { samples, dispatches_per_step, submits_per_step } = await sampleRunner(runner, opts);
         const out = await runner.read(program.outputs[0]!.name);
         for (const i of [0, n >> 1, n - 1]) {
           const want = (x[i]! / (1 + Math.exp(-1.702 * x[i]!))) * y[i]!;
@@ -109,8 +117,8 @@ export function elementwiseWorkload(): Workload {
           ...s,
           unit: "ms",
           gbps,
-          dispatches_per_step: (ex.stats.dispatches - before.dispatches) / opts.runs,
-          submits_per_step: (ex.stats.submits - before.submits) / opts.runs,
+          dispatches_per_step,
+          submits_per_step,
           peak_bytes: program.peakBytes,
           target: ">= 12 GB/s",
           met: gbps >= 12,

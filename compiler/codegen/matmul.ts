@@ -54,7 +54,8 @@ export interface MatmulParams {
    * The autotuner's knob (runtime/autotune.ts; `matmulTileChoices` lists the values). Software SIMD
    * tile: rows * 10 + 32-column groups, e.g. 322 for a workgroup computing 32 x 64 of C (default: by
    * shape, `simdDefaultTile`). Discrete tile: rows and columns per thread of the 16 x 16 threads, a
-   * workgroup computing (16 * tile)^2 of C (default 4). Every element is summed in the same order whatever the tile: bit-identical results.
+   * workgroup computing (16 * tile)^2 of C (default 4). Every element is summed in the same order
+   * whatever the tile: bit-identical results.
    */
   readonly tile?: number;
   /** Binding names for the operands (default A, B, C), e.g. x/weight/y when a conv is a matmul. */
@@ -184,9 +185,11 @@ const SIMD_TUNE_TILES: readonly number[] = [82, 161, 322, 641];
  * 23 clamped copies). Timed per kernel by the autotuner on the ViT block and UniFormerV2 tiny steps:
  * 32 x 64 was the fastest or within noise of it on every matmul with N >= 64. Narrow matrices get
  * 16 x 32, not 32 x 32: lavapipe takes 1.9 s to compile the 32 x 32 tile (0.4 s for 16 x 32, 0.7 s
- * for 32 x 64), for a gain within noise on the narrow matmuls measured.
+ * for 32 x 64), for a gain within noise on the narrow matmuls measured. Without 8-lane broadcasts,
+ * the prologue tile (below).
  */
-function simdDefaultTile(M: number, N: number): number {
+function simdDefaultTile(M: number, N: number, broadcast: boolean): number {
+  if (!broadcast) return SIMD_PROLOGUE_TILE;
   if (N <= 32) return M > 8 ? 161 : 81;
   return M > 16 ? 322 : M > 8 ? 162 : 82;
 }
@@ -205,7 +208,7 @@ function broadcasts(profile: AdapterProfile): boolean {
 export const SIMD_TILE_N = LANES * 4 * (SIMD_PROLOGUE_TILE % 10);
 
 function simdMatmul(p: MatmulParams, broadcast: boolean): Kernel {
-  const tileCode = p.tile ?? (p.prologue || !broadcast ? SIMD_PROLOGUE_TILE : simdDefaultTile(p.M, p.N));
+  const tileCode = p.tile ?? (p.prologue ? SIMD_PROLOGUE_TILE : simdDefaultTile(p.M, p.N, broadcast));
   if (!SIMD_TILES.includes(tileCode)) throw new Error(`internal: SIMD tile ${tileCode} is not one of ${SIMD_TILES.join(", ")}`);
   if (p.prologue && tileCode !== SIMD_PROLOGUE_TILE) throw new Error("internal: a matmul with a row prologue keeps the 8 x 64 tile");
   const ROWS = Math.floor(tileCode / 10);
@@ -349,12 +352,10 @@ const TILED_CHOICES: readonly number[] = [2, 4, 8];
 
 /** The autotuner's `tile` values for an M x N matmul on this profile, and the default among them. */
 export function matmulTileChoices(profile: AdapterProfile, M: number, N: number): { readonly choices: readonly number[]; readonly fallback: number } {
-  if (profile.software && !broadcasts(profile)) return { choices: [SIMD_PROLOGUE_TILE, 162], fallback: SIMD_PROLOGUE_TILE };
-  if (profile.software) {
-    const fallback = simdDefaultTile(M, N);
-    return { choices: SIMD_TUNE_TILES.includes(fallback) ? SIMD_TUNE_TILES : [...SIMD_TUNE_TILES, fallback].sort((a, b) => a - b), fallback };
-  }
-  return { choices: TILED_CHOICES, fallback: TILED_DEFAULT };
+  if (!profile.software) return { choices: TILED_CHOICES, fallback: TILED_DEFAULT };
+  const fallback = simdDefaultTile(M, N, broadcasts(profile));
+  if (!broadcasts(profile)) return { choices: [fallback, 162], fallback };
+  return { choices: SIMD_TUNE_TILES.includes(fallback) ? SIMD_TUNE_TILES : [...SIMD_TUNE_TILES, fallback].sort((a, b) => a - b), fallback };
 }
 
 function tiledMatmul(p: MatmulParams): Kernel {

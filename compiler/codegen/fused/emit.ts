@@ -107,6 +107,12 @@ export function indexName(expr: string, cache: Map<string, string>, bind: (expr:
   return name;
 }
 
+/** The index of a broadcasting op's input of `inShape` at output index `idx`: broadcast size-1 axes pinned to 0. */
+export function alignedIndex(inShape: readonly number[], outShape: readonly number[], idx: Index): string[] {
+  const lead = outShape.length - inShape.length;
+  return inShape.map((d, i) => (d === 1 && outShape[i + lead] !== 1 ? "0u" : idx[i + lead]!));
+}
+
 /** What an emitter and its child scopes share: the buffers read, in-register values, seed use. */
 interface Shared {
   readonly reads: ValueId[];
@@ -210,10 +216,7 @@ export class Emitter {
 
   /** The index of input `k` of a broadcasting op at output index `idx`. */
   private aligned(n: Node, k: number, idx: Index): string[] {
-    const inShape = this.byId.get(n.inputs[k]!)!.shape as number[];
-    const outShape = n.shape as number[];
-    const lead = outShape.length - inShape.length;
-    return inShape.map((d, i) => (d === 1 && outShape[i + lead] !== 1 ? "0u" : idx[i + lead]!));
+    return alignedIndex(this.byId.get(n.inputs[k]!)!.shape as number[], n.shape as number[], idx);
   }
 
   private compute(n: Node, idx: Index): string {

@@ -14,7 +14,7 @@
  */
 import type { DType, Node, ValueId } from "../../ir/types.ts";
 import { storage, type ElemType, type KernelBinding } from "../kernel.ts";
-import { BINARY, COMPARE, indexName, linearIndex, literal, UNARY, unflatten, type Index } from "./emit.ts";
+import { alignedIndex, BINARY, COMPARE, indexName, linearIndex, literal, storageElem, UNARY, unflatten, type Index } from "./emit.ts";
 import { assembleItems, boundValues, Namer, type GroupContext, type GroupKernel } from "./kernels.ts";
 
 const VEC: Record<DType, string> = { f32: "vec4<f32>", i32: "vec4<i32>", bool: "vec4<bool>" };
@@ -85,18 +85,11 @@ class Vec4Emitter {
     return this.value(input.id, at, vec);
   }
 
-  /** The index of input `k` of a broadcasting op; a size-1 axis that is broadcast is pinned to 0. */
-  private aligned(n: Node, k: number, idx: Index): string[] {
-    const inShape = this.ctx.byId.get(n.inputs[k]!)!.shape as number[];
-    const outShape = n.shape as number[];
-    const lead = outShape.length - inShape.length;
-    return inShape.map((d, i) => (d === 1 && outShape[i + lead] !== 1 ? "0u" : idx[i + lead]!));
-  }
-
   private compute(n: Node, idx: Index, vec: boolean): string {
     const op = n.op;
     // Elementwise ops and broadcasts read their inputs at the aligned index; views at their own.
-    const arg = (k: number, at?: Index) => this.arg(n, k, at ?? this.aligned(n, k, idx), vec, at === undefined);
+    const aligned = (k: number) => alignedIndex(this.ctx.byId.get(n.inputs[k]!)!.shape as number[], n.shape as number[], idx);
+    const arg = (k: number, at?: Index) => this.arg(n, k, at ?? aligned(k), vec, at === undefined);
     const last = idx.length - 1;
     const lift = (scalar: string) => (vec ? vectorise(scalar) : scalar);
     switch (op.kind) {
@@ -173,7 +166,10 @@ export function pointwiseVec4Kernel(outputs: readonly ValueId[], ctx: GroupConte
     if (err instanceof Unsupported) return undefined;
     throw err;
   }
-  const elem = (id: ValueId, vec: boolean): ElemType => (ctx.byId.get(id)!.dtype === "f32" ? (vec ? "vec4f" : "f32") : vec ? "vec4i" : "i32");
+  const elem = (id: ValueId, vec: boolean): ElemType => {
+    const scalar = storageElem(ctx.byId.get(id)!.dtype);
+    return vec ? (scalar === "f32" ? "vec4f" : "vec4i") : scalar;
+  };
   const bindings: KernelBinding[] = [
     ...[...e.reads].map(([id, form]) => storage(names.name(id), "read", elem(id, form === "vec"))),
     ...outputs.map((id) => storage(names.name(id), "read_write", elem(id, true))),
