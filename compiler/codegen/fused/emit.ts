@@ -45,6 +45,34 @@ export function unflatten(flat: string, shape: readonly number[]): string[] {
   });
 }
 
+/**
+ * The flat offsets that index tuples were split from. Reading a value at the same position of a
+ * layout with the same sizes then uses the offset itself: LLVM cannot fold `(g / 2048) * 2048 +
+ * g % 2048` back into `g` (u32 wrap-around), and on lavapipe each div/mod chain is paid per element.
+ */
+export class FlatOffsets {
+  private readonly known = new Map<string, string>();
+
+  private static key(idx: Index, shape: readonly number[]): string | undefined {
+    const kept = shape.flatMap((d, i) => (d === 1 ? [] : [`${idx[i]}:${d}`]));
+    return kept.length ? kept.join(",") : undefined;
+  }
+
+  /** Splits `flat` into per-axis indices of `shape`, each named by `name`, and remembers where they came from. */
+  split(flat: string, shape: readonly number[], name: (expr: string) => string): string[] {
+    const idx = unflatten(flat, shape).map(name);
+    const key = FlatOffsets.key(idx, shape);
+    if (key !== undefined && !this.known.has(key)) this.known.set(key, flat);
+    return idx;
+  }
+
+  /** The flat offset of `idx` in `shape`: the remembered one when `idx` was split from it. */
+  linear(idx: Index, shape: readonly number[]): string {
+    const key = FlatOffsets.key(idx, shape);
+    return (key !== undefined && this.known.get(key)) || linearIndex(idx, shape);
+  }
+}
+
 export function literal(value: number, dtype: DType): string {
   if (dtype === "bool") return value ? "true" : "false";
   if (dtype === "i32") return `${Math.trunc(value)}i`;
@@ -118,6 +146,7 @@ interface Shared {
   readonly reads: ValueId[];
   /** Values held in registers (a matmul's accumulator, a row's reduction), read by name at any index. */
   readonly locals: Map<ValueId, string>;
+  readonly flats: FlatOffsets;
   usesSeed: boolean;
 }
 
@@ -138,7 +167,7 @@ export class Emitter {
     private readonly prefix = "t",
     private readonly parent?: { readonly emitter: Emitter; readonly hoist: boolean },
   ) {
-    this.shared = parent?.emitter.shared ?? { reads: [], locals: new Map(), usesSeed: false };
+    this.shared = parent?.emitter.shared ?? { reads: [], locals: new Map(), flats: new FlatOffsets(), usesSeed: false };
   }
 
   /** Stored values read, in first-read order (the kernel binds each). */
@@ -180,6 +209,11 @@ export class Emitter {
     return indexName(expr, this.cache, (e) => this.bind(e));
   }
 
+  /** Per-axis indices of the flat offset `flat` in `shape`, named in this scope; reads at them use `flat` again. */
+  split(flat: string, shape: readonly number[]): string[] {
+    return this.shared.flats.split(flat, shape, (x) => this.index(x));
+  }
+
   /** Declares names bound outside the emitter (loop counters, function parameters) as this scope's. */
   declare(...names: string[]): void {
     for (const n of names) this.names.add(n);
@@ -192,7 +226,7 @@ export class Emitter {
   read(id: ValueId, idx: Index): string {
     if (!this.shared.reads.includes(id)) this.shared.reads.push(id);
     const n = this.byId.get(id)!;
-    return loadAs(n.dtype, `${this.bufferName(id)}[${linearIndex(idx, n.shape as number[])}]`);
+    return loadAs(n.dtype, `${this.bufferName(id)}[${this.shared.flats.linear(idx, n.shape as number[])}]`);
   }
 
   private readFlat(id: ValueId, flat: string): string {
@@ -268,7 +302,7 @@ export class Emitter {
         const flat = this.index(linearIndex(idx, n.shape as number[]));
         // A stored input is read at the same flat offset, without splitting it into an index first.
         if (this.stored.has(input) && !this.shared.locals.has(input)) return this.readFlat(input, flat);
-        return arg(0, unflatten(flat, this.byId.get(input)!.shape as number[]));
+        return arg(0, this.split(flat, this.byId.get(input)!.shape as number[]));
       }
       case "pad": {
         const inShape = this.byId.get(n.inputs[0]!)!.shape as number[];

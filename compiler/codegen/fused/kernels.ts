@@ -160,7 +160,7 @@ export function pointwiseKernel(outputs: readonly ValueId[], ctx: GroupContext, 
   if (vec4) return vec4;
   const shape = ctx.byId.get(outputs[0]!)!.shape as number[];
   const { e, namer } = groupEmitter(ctx, outputs);
-  const idx = unflatten("gi", shape).map((x) => e.index(x));
+  const idx = e.split("gi", shape);
   const values = outputs.map((id) => ({ id, expr: e.value(id, idx) }));
   const stores = values.map(({ id, expr }) => `${namer.name(id)}[gi] = ${storeAs(ctx.byId.get(id)!.dtype, expr)};`);
   const body = indent([...e.lines, ...stores]);

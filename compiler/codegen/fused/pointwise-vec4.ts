@@ -14,8 +14,11 @@
  */
 import type { DType, Node, ValueId } from "../../ir/types.ts";
 import { storage, type ElemType, type KernelBinding } from "../kernel.ts";
-import { alignedIndex, BINARY, COMPARE, indexName, linearIndex, literal, storageElem, UNARY, unflatten, type Index } from "./emit.ts";
+import { alignedIndex, BINARY, COMPARE, FlatOffsets, indexName, linearIndex, literal, storageElem, UNARY, type Index } from "./emit.ts";
 import { assembleItems, boundValues, Namer, type GroupContext, type GroupKernel } from "./kernels.ts";
+
+/** The element offset of item `gi`'s first element. */
+const ITEM_OFFSET = "(gi * 4u)";
 
 const VEC: Record<DType, string> = { f32: "vec4<f32>", i32: "vec4<i32>", bool: "vec4<bool>" };
 
@@ -32,6 +35,7 @@ class Vec4Emitter {
   /** Stored values read, and whether as vec4s or scalars (one form per buffer). */
   readonly reads = new Map<ValueId, "vec" | "scalar">();
   private readonly cache = new Map<string, string>();
+  private readonly flats = new FlatOffsets();
   private counter = 0;
 
   constructor(
@@ -50,6 +54,11 @@ class Vec4Emitter {
     return indexName(expr, this.cache, (e) => this.bind(e));
   }
 
+  /** Per-axis indices of the element offset `flat` in `shape`; vec4 reads at them use `flat / 4` again. */
+  split(flat: string, shape: readonly number[]): string[] {
+    return this.flats.split(flat, shape, (x) => this.index(x));
+  }
+
   value(id: ValueId, idx: Index, vec: boolean): string {
     const key = `${id}|${vec}|${idx.join(",")}`;
     const hit = this.cache.get(key);
@@ -66,8 +75,9 @@ class Vec4Emitter {
     const form = vec ? "vec" : "scalar";
     if ((this.reads.get(n.id) ?? form) !== form) throw new Unsupported(`${n.id} read both as vec4 and as scalar`);
     this.reads.set(n.id, form);
-    const flat = linearIndex(idx, n.shape as number[]);
-    const raw = `${this.names.name(n.id)}[${vec ? `(${flat}) / 4u` : flat}]`;
+    const flat = this.flats.linear(idx, n.shape as number[]);
+    const vecFlat = flat === ITEM_OFFSET ? "gi" : `(${flat}) / 4u`;
+    const raw = `${this.names.name(n.id)}[${vec ? vecFlat : flat}]`;
     if (n.dtype !== "bool") return raw;
     return vec ? `(${raw} != vec4<i32>(0i))` : `(${raw} != 0i)`;
   }
@@ -138,7 +148,7 @@ class Vec4Emitter {
         return arg(0);
       case "reshape": {
         const flat = this.index(linearIndex(idx, n.shape as number[]));
-        return arg(0, unflatten(flat, this.ctx.byId.get(n.inputs[0]!)!.shape as number[]));
+        return arg(0, this.split(flat, this.ctx.byId.get(n.inputs[0]!)!.shape as number[]));
       }
       default:
         throw new Unsupported(`${op.kind} is not vectorised`);
@@ -155,7 +165,7 @@ export function pointwiseVec4Kernel(outputs: readonly ValueId[], ctx: GroupConte
   if (shape.length === 0 || shape.at(-1)! % 4 !== 0) return undefined;
   const names = new Namer();
   const e = new Vec4Emitter(ctx, new Set(outputs), names);
-  const idx = unflatten("(gi * 4u)", shape).map((x) => e.index(x));
+  const idx = e.split(ITEM_OFFSET, shape);
   let stores: string[];
   try {
     stores = outputs.map((id) => {
