@@ -2,10 +2,13 @@
  * Acquires a WebGPU device through Dawn (the `webgpu` npm package) and owns the waiting for it.
  *
  * dawn.node resolves promises (onSubmittedWorkDone, mapAsync) only when its event loop hook runs, and
- * by default it re-arms `setImmediate` in a busy loop, stealing a core from lavapipe. We instead spin
- * briefly and then poll on a timer, which measured 1.5-2x faster on the 2-core machine.
+ * by default it re-arms `setImmediate` in a busy loop, stealing a core from lavapipe; `settle` (shared
+ * with the bundle runtime) makes it poll on a timer while we wait.
  */
 import { createRequire } from "node:module";
+import { settle } from "../compiler/bundle/runtime-support.ts";
+
+export { settle };
 
 export class NoAdapterError extends Error {
   readonly help: string;
@@ -57,18 +60,6 @@ function loadDawn(): DawnModule {
 function getGpu(): GPU {
   if (!gpu) gpu = loadDawn().create(process.env.IVC_DAWN_FLAGS ? process.env.IVC_DAWN_FLAGS.split(" ") : []);
   return gpu;
-}
-
-/** Spins briefly (most waits here are sub-millisecond), then polls on a timer so lavapipe keeps both cores. */
-export async function settle<T>(p: Promise<T>): Promise<T> {
-  let done = false;
-  const tracked = p.finally(() => {
-    done = true;
-  });
-  const spinUntil = performance.now() + 0.3;
-  while (!done && performance.now() < spinUntil) await new Promise<void>((r) => setImmediate(r));
-  while (!done) await new Promise<void>((r) => setTimeout(r, 0));
-  return tracked;
 }
 
 const WANTED_FEATURES: GPUFeatureName[] = ["shader-f16", "subgroups", "timestamp-query"];

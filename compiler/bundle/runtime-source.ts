@@ -17,6 +17,7 @@ import {
   type ManifestSlot,
   type RuntimeManifest,
   resolveWeights,
+  settle,
   sizeOf,
   type Tensor,
   type TensorLike,
@@ -70,16 +71,6 @@ async function defaultGpu(): Promise<GPU> {
     dawnGpu = dawn.create([]);
   }
   return dawnGpu;
-}
-
-/** dawn.node settles promises from its event-loop hook; polling on a timer leaves the CPU to the driver. */
-async function settle<T>(p: Promise<T>): Promise<T> {
-  let done = false;
-  const tracked = p.finally(() => {
-    done = true;
-  });
-  while (!done) await new Promise<void>((r) => setTimeout(r, 0));
-  return tracked;
 }
 
 export class BundleRunner {

@@ -1,6 +1,6 @@
 /**
- * The half of the bundle runtime that touches no GPU: the manifest's types, weights (safetensors
- * parsing, tensors by path) and input conversion. Emitted into every bundle as `runtime-support.ts`
+ * The half of the bundle runtime that records no GPU commands: the manifest's types, weights
+ * (safetensors parsing, tensors by path), input conversion, and waiting on dawn.node's promises. Emitted into every bundle as `runtime-support.ts`
  * / `.js` next to `runtime.ts`; like it, it must not import ivc.
  */
 import { existsSync, readFileSync } from "node:fs";
@@ -120,4 +120,67 @@ export function resolveWeights(
     return readSafetensors(weights);
   }
   return new Map(Object.entries(weights));
+}
+
+type Immediate = typeof setImmediate;
+const NATIVE = /\{\s*\[native code\]\s*\}$/;
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+let realSetImmediate: Immediate | undefined;
+let waiters = 0;
+let waitStart = 0;
+
+/**
+ * How long dawn's next poll sleeps: a tenth of the wait so far, within 0.05-1 ms. Completion is then
+ * seen at most ~10% late, and a long step is polled about once a millisecond. A fixed 0.1 ms cost the
+ * ViT block step ~20% (more polls contend with the driver); a 0 ms timer (Node sleeps ~1 ms) cost the
+ * 4 ms elementwise kernel ~20%.
+ */
+function pollSleepMs(): number {
+  return Math.min(1, Math.max(0.05, (performance.now() - waitStart) / 10));
+}
+
+/**
+ * While a dawn.node promise (onSubmittedWorkDone, mapAsync) is pending, dawn polls its instance by
+ * re-arming `globalThis.setImmediate` with a native callback, looked up on every call: a busy loop
+ * that takes one of lavapipe's two cores (the main thread used 80% of a core while a 4M-float kernel
+ * ran, and the kernel took twice as long). While we wait, each native callback first sleeps
+ * (Atomics.wait: the thread sleeps in the kernel). Other callers keep the real setImmediate, so their
+ * clearImmediate still works.
+ */
+function throttleDawnPolling(): () => void {
+  if (waiters++ === 0) {
+    waitStart = performance.now();
+    const real = (realSetImmediate = globalThis.setImmediate);
+    const deferred = (callback: (...args: unknown[]) => void, ...args: unknown[]) =>
+      NATIVE.test(Function.prototype.toString.call(callback))
+        ? real(() => {
+            Atomics.wait(sleeper, 0, 0, pollSleepMs());
+            callback(...args);
+          })
+        : real(callback, ...args);
+    globalThis.setImmediate = Object.assign(deferred, real) as unknown as Immediate;
+  }
+  return () => {
+    if (--waiters === 0 && realSetImmediate) globalThis.setImmediate = realSetImmediate;
+  };
+}
+
+/**
+ * Waits for a dawn.node promise: spins ~0.3 ms first (most waits on a step's last kernel or a small
+ * readback are that short), then lets dawn poll between short sleeps so the driver keeps every core.
+ */
+export async function settle<T>(p: Promise<T>): Promise<T> {
+  let done = false;
+  const tracked = p.finally(() => {
+    done = true;
+  });
+  const spinUntil = performance.now() + 0.3;
+  while (!done && performance.now() < spinUntil) await new Promise<void>((r) => setImmediate(r));
+  if (done) return tracked;
+  const restore = throttleDawnPolling();
+  try {
+    return await tracked;
+  } finally {
+    restore();
+  }
 }
