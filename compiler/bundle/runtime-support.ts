@@ -166,15 +166,16 @@ function throttleDawnPolling(): () => void {
 }
 
 /**
- * Waits for a dawn.node promise: spins ~0.3 ms first (most waits on a step's last kernel or a small
- * readback are that short), then lets dawn poll between short sleeps so the driver keeps every core.
+ * Waits for a dawn.node promise: spins ~0.1 ms first (a small readback takes about that long), then
+ * lets dawn poll between short sleeps so the driver keeps every core. Timed on the 4 ms elementwise
+ * kernel: no spin was ~25% slower, 1 ms of spin ~20% slower, 0.1 and 0.3 ms alike.
  */
 export async function settle<T>(p: Promise<T>): Promise<T> {
   let done = false;
   const tracked = p.finally(() => {
     done = true;
   });
-  const spinUntil = performance.now() + 0.3;
+  const spinUntil = performance.now() + 0.1;
   while (!done && performance.now() < spinUntil) await new Promise<void>((r) => setImmediate(r));
   if (done) return tracked;
   const restore = throttleDawnPolling();
