@@ -46,14 +46,21 @@ export function assertReadable(path: string): void {
   if (!isFile) throw new UsageError(`cannot read \`${path}\`: not a file`);
 }
 
+/**
+ * Whether diagnostics on stderr get colour: a terminal, unless NO_COLOR. In a terminal bin/ivc.mjs
+ * runs the CLI with stderr piped through its filter and says so with IVC_STDERR_COLOR.
+ */
+export function stderrColor(): boolean {
+  return (Boolean(process.stderr.isTTY) || process.env.IVC_STDERR_COLOR === "1") && !process.env.NO_COLOR;
+}
+
 /** Thrown after diagnostics were printed: the command exits 1 with nothing more to say. */
 export class DiagnosticsReported extends Error {}
 
 /** Prints the diagnostics; throws DiagnosticsReported (exit 1) when any is an error. */
 export function failOnDiagnostics(c: Pick<Compiled, "diagnostics" | "sources">): void {
   if (c.diagnostics.length === 0) return;
-  const color = Boolean(process.stderr.isTTY) && !process.env.NO_COLOR;
-  process.stderr.write(renderDiagnostics(c.diagnostics, c.sources as Map<string, string>, { color }));
+  process.stderr.write(renderDiagnostics(c.diagnostics, c.sources as Map<string, string>, { color: stderrColor() }));
   if (hasErrors(c.diagnostics)) {
     process.stderr.write(`\n${summarizeDiagnostics(c.diagnostics)}\n`);
     throw new DiagnosticsReported();

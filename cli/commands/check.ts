@@ -14,6 +14,7 @@ import {
 } from "../../diagnostics/index.ts";
 import { parseIvm, readSource, type Program } from "../../grammar/index.ts";
 import { UsageError } from "../errors.ts";
+import { stderrColor } from "../model-options.ts";
 import { elaborationCheck } from "../semantic-check.ts";
 
 export interface SemanticCheckInput {
@@ -114,8 +115,7 @@ export function registerCheck(program: Command): void {
       if (opts.json) {
         process.stdout.write(`${JSON.stringify(diagnosticsToJson(result.diagnostics), null, 2)}\n`);
       } else if (result.diagnostics.length > 0) {
-        const color = Boolean(process.stderr.isTTY) && !process.env.NO_COLOR;
-        process.stderr.write(renderDiagnostics(result.diagnostics, result.sources, { color }));
+        process.stderr.write(renderDiagnostics(result.diagnostics, result.sources, { color: stderrColor() }));
         process.stderr.write(`\n${summarizeDiagnostics(result.diagnostics)}\n`);
       } else {
         process.stdout.write(`ok: ${files.length} file${files.length === 1 ? "" : "s"} checked\n`);

@@ -26,3 +26,31 @@ describe("ivc command line", () => {
     expect(text.stdout).toMatch(/^autotune: {2}.*autotune\.json/m);
   });
 });
+
+const hasScript = spawnSync("script", ["--version"], { encoding: "utf8" }).status === 0;
+
+/** Runs the CLI with a terminal for stdout and stderr (util-linux `script`), as a user's shell would. */
+const ivcInTerminal = (...args: string[]) =>
+  spawnSync("script", ["-qec", ["node", "bin/ivc.mjs", ...args].join(" "), "/dev/null"], {
+    encoding: "utf8",
+    env: { ...process.env, XDG_RUNTIME_DIR: "/tmp", NO_COLOR: "" },
+  });
+
+describe.skipIf(!hasScript)("ivc in a terminal", () => {
+  it("hides Dawn's adapter-limit warnings", () => {
+    const piped = ivc("doctor");
+    const r = ivcInTerminal("doctor");
+    expect(r.status, r.stdout).toBe(0);
+    expect(r.stdout).toMatch(/^adapter: /m);
+    expect(r.stdout).not.toMatch(/artificially reduced/);
+    // The filter is what hides them: without a terminal they still reach stderr.
+    expect(piped.stderr).toMatch(/artificially reduced/);
+  });
+
+  it("keeps the exit code and colours diagnostics", () => {
+    const r = ivcInTerminal("check", "test/fixtures/diagnostics/bad-escape.ivm");
+    expect(r.status).toBe(1);
+    expect(r.stdout).toContain("\u001b[");
+    expect(r.stdout).toContain("IV1004");
+  });
+});
