@@ -8,6 +8,7 @@
 import type { DType, Node, ValueId } from "../../ir/types.ts";
 import { f32Lit } from "../kernel.ts";
 import { randomExpr } from "../rng.ts";
+import { IndexScope } from "./index-algebra.ts";
 
 export type Index = readonly string[];
 
@@ -43,34 +44,6 @@ export function unflatten(flat: string, shape: readonly number[]): string[] {
     const q = st[i] === 1 ? flat : `(${flat} / ${u32(st[i]!)})`;
     return i === 0 ? q : `(${q} % ${u32(d)})`;
   });
-}
-
-/**
- * The flat offsets that index tuples were split from. Reading a value at the same position of a
- * layout with the same sizes then uses the offset itself: LLVM cannot fold `(g / 2048) * 2048 +
- * g % 2048` back into `g` (u32 wrap-around), and on lavapipe each div/mod chain is paid per element.
- */
-export class FlatOffsets {
-  private readonly known = new Map<string, string>();
-
-  private static key(idx: Index, shape: readonly number[]): string | undefined {
-    const kept = shape.flatMap((d, i) => (d === 1 ? [] : [`${idx[i]}:${d}`]));
-    return kept.length ? kept.join(",") : undefined;
-  }
-
-  /** Splits `flat` into per-axis indices of `shape`, each named by `name`, and remembers where they came from. */
-  split(flat: string, shape: readonly number[], name: (expr: string) => string): string[] {
-    const idx = unflatten(flat, shape).map(name);
-    const key = FlatOffsets.key(idx, shape);
-    if (key !== undefined && !this.known.has(key)) this.known.set(key, flat);
-    return idx;
-  }
-
-  /** The flat offset of `idx` in `shape`: the remembered one when `idx` was split from it. */
-  linear(idx: Index, shape: readonly number[]): string {
-    const key = FlatOffsets.key(idx, shape);
-    return (key !== undefined && this.known.get(key)) || linearIndex(idx, shape);
-  }
 }
 
 export function literal(value: number, dtype: DType): string {
@@ -146,7 +119,6 @@ interface Shared {
   readonly reads: ValueId[];
   /** Values held in registers (a matmul's accumulator, a row's reduction), read by name at any index. */
   readonly locals: Map<ValueId, string>;
-  readonly flats: FlatOffsets;
   usesSeed: boolean;
 }
 
@@ -158,6 +130,8 @@ export class Emitter {
   private readonly names = new Set<string>();
   private counter = 0;
   private readonly shared: Shared;
+  /** What this scope's index names stand for, so later index expressions simplify through them. */
+  private readonly indices: IndexScope;
 
   constructor(
     private readonly byId: ReadonlyMap<ValueId, Node>,
@@ -167,7 +141,8 @@ export class Emitter {
     private readonly prefix = "t",
     private readonly parent?: { readonly emitter: Emitter; readonly hoist: boolean },
   ) {
-    this.shared = parent?.emitter.shared ?? { reads: [], locals: new Map(), flats: new FlatOffsets(), usesSeed: false };
+    this.shared = parent?.emitter.shared ?? { reads: [], locals: new Map(), usesSeed: false };
+    this.indices = new IndexScope(parent?.emitter.indices);
   }
 
   /** Stored values read, in first-read order (the kernel binds each). */
@@ -204,14 +179,23 @@ export class Emitter {
     return name;
   }
 
-  /** Binds an index component to a name when it is not already one (once per distinct expression). */
+  /** Binds an index component, simplified, to a name when it is not already one (once per distinct expression). */
   index(expr: string): string {
-    return indexName(expr, this.cache, (e) => this.bind(e));
+    return indexName(this.indices.simplify(expr), this.cache, (e) => {
+      const name = this.bind(e);
+      this.indices.define(name, e);
+      return name;
+    });
   }
 
-  /** Per-axis indices of the flat offset `flat` in `shape`, named in this scope; reads at them use `flat` again. */
+  /** Per-axis indices of the flat offset `flat` in `shape`, named in this scope. */
   split(flat: string, shape: readonly number[]): string[] {
-    return this.shared.flats.split(flat, shape, (x) => this.index(x));
+    return unflatten(flat, shape).map((x) => this.index(x));
+  }
+
+  /** `name` (the item index, a loop counter) takes values in [0, count): index rules may rely on it. */
+  range(name: string, count: number): void {
+    this.indices.range(name, count);
   }
 
   /** Declares names bound outside the emitter (loop counters, function parameters) as this scope's. */
@@ -226,7 +210,7 @@ export class Emitter {
   read(id: ValueId, idx: Index): string {
     if (!this.shared.reads.includes(id)) this.shared.reads.push(id);
     const n = this.byId.get(id)!;
-    return loadAs(n.dtype, `${this.bufferName(id)}[${this.shared.flats.linear(idx, n.shape as number[])}]`);
+    return loadAs(n.dtype, `${this.bufferName(id)}[${this.indices.simplify(linearIndex(idx, n.shape as number[]))}]`);
   }
 
   private readFlat(id: ValueId, flat: string): string {

@@ -160,6 +160,7 @@ export function pointwiseKernel(outputs: readonly ValueId[], ctx: GroupContext, 
   if (vec4) return vec4;
   const shape = ctx.byId.get(outputs[0]!)!.shape as number[];
   const { e, namer } = groupEmitter(ctx, outputs);
+  e.range("gi", numel(shape));
   const idx = e.split("gi", shape);
   const values = outputs.map((id) => ({ id, expr: e.value(id, idx) }));
   const stores = values.map(({ id, expr }) => `${namer.name(id)}[gi] = ${storeAs(ctx.byId.get(id)!.dtype, expr)};`);
@@ -178,10 +179,13 @@ export function conv3dKernel(id: ValueId, ctx: GroupContext, name: string): Grou
   const perGroup = O! / op.groups;
   const namer = new Namer();
   const e = new Emitter(ctx.byId, ctx.stored, namer.name);
-  const [ni, oi, ti, hi, wi] = unflatten("gi", [N!, O!, T!, H!, W!]).map((x) => e.index(x));
-  e.lines.push(`let cbase = (${oi} / ${u32(perGroup)}) * ${u32(cin)};`);
+  e.range("gi", numel(n.shape as number[]));
+  const [ni, oi, ti, hi, wi] = e.split("gi", [N!, O!, T!, H!, W!]);
+  const cbase = e.index(`(${oi} / ${u32(perGroup)}) * ${u32(cin)}`);
   const loop = e.child("l");
   const ks = [kt, kh, kw];
+  loop.range("ci", cin);
+  ks.forEach((k, d) => loop.range(`k${d}`, k!));
   const dims = [xShape[2]!, xShape[3]!, xShape[4]!];
   const outPos = [ti!, hi!, wi!];
   const coords = [0, 1, 2].map((d) => {
@@ -190,7 +194,7 @@ export function conv3dKernel(id: ValueId, ctx: GroupContext, name: string): Grou
   });
   loop.lines.push(`let inside = ${coords.map((c, d) => `${c} >= 0i && ${c} < ${dims[d]}i`).join(" && ")};`);
   const clamped = coords.map((c, d) => `u32(clamp(${c}, 0i, ${dims[d]! - 1}i))`);
-  const xv = loop.value(n.inputs[0]!, [ni!, "(cbase + ci)", ...clamped]);
+  const xv = loop.value(n.inputs[0]!, [ni!, `(${cbase} + ci)`, ...clamped]);
   const wv = loop.value(n.inputs[1]!, [oi!, "ci", "k0", "k1", "k2"]);
   const body = indent([
     ...e.lines,
@@ -216,8 +220,10 @@ export function scatterAddKernel(id: ValueId, ctx: GroupContext, name: string): 
   const idxShape = ctx.byId.get(n.inputs[1]!)!.shape as number[];
   const namer = new Namer();
   const e = new Emitter(ctx.byId, ctx.stored, namer.name);
-  const outIdx = unflatten("gi", outShape).map((x) => e.index(x));
+  e.range("gi", numel(outShape));
+  const outIdx = e.split("gi", outShape);
   const loop = e.child("l");
+  loop.range("r", numel(idxShape));
   const j = unflatten("r", idxShape);
   const at = loop.value(n.inputs[1]!, j);
   const srcIdx = [...outIdx.slice(0, axis), ...j, ...outIdx.slice(axis + 1)];

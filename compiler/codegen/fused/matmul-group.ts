@@ -10,7 +10,7 @@ import { contiguousStrides, type StridedView, stridedView } from "../../schedule
 import type { AdapterProfile, Kernel } from "../kernel.ts";
 import { type MatmulStore, type OperandMap, matmul } from "../matmul.ts";
 import { RNG_WGSL } from "../rng.ts";
-import { linearIndex, storeAs, unflatten } from "./emit.ts";
+import { linearIndex, storeAs } from "./emit.ts";
 import { boundValues, type GroupContext, groupBindings, groupEmitter, Namer } from "./kernels.ts";
 import { rowBody, type RowPlan } from "./row.ts";
 
@@ -154,7 +154,7 @@ function epilogueStore(n: Node, ep: MatmulEpilogue, shared: Namer, prologueDraws
   e.declare("v", "b", "row", "col", "idx");
   e.setLocal(n.id, "v");
   const mShape = n.shape as number[];
-  const mIdx = [...unflatten("b", mShape.slice(0, -2)).map((x) => e.index(x)), "row", "col"];
+  const mIdx = [...e.split("b", mShape.slice(0, -2)), "row", "col"];
   const direct: string[] = [];
   const blocks: string[] = [];
   if (ep.storeResult) direct.push(`${namer.name(n.id)}[idx] = v;`);

@@ -14,11 +14,9 @@
  */
 import type { DType, Node, ValueId } from "../../ir/types.ts";
 import { storage, type ElemType, type KernelBinding } from "../kernel.ts";
-import { alignedIndex, BINARY, COMPARE, FlatOffsets, indexName, linearIndex, literal, storageElem, UNARY, type Index } from "./emit.ts";
+import { alignedIndex, BINARY, COMPARE, indexName, linearIndex, literal, storageElem, UNARY, unflatten, type Index } from "./emit.ts";
+import { IndexScope } from "./index-algebra.ts";
 import { assembleItems, boundValues, Namer, type GroupContext, type GroupKernel } from "./kernels.ts";
-
-/** The element offset of item `gi`'s first element. */
-const ITEM_OFFSET = "(gi * 4u)";
 
 const VEC: Record<DType, string> = { f32: "vec4<f32>", i32: "vec4<i32>", bool: "vec4<bool>" };
 
@@ -35,7 +33,7 @@ class Vec4Emitter {
   /** Stored values read, and whether as vec4s or scalars (one form per buffer). */
   readonly reads = new Map<ValueId, "vec" | "scalar">();
   private readonly cache = new Map<string, string>();
-  private readonly flats = new FlatOffsets();
+  private readonly indices = new IndexScope();
   private counter = 0;
 
   constructor(
@@ -51,12 +49,21 @@ class Vec4Emitter {
   }
 
   index(expr: string): string {
-    return indexName(expr, this.cache, (e) => this.bind(e));
+    return indexName(this.indices.simplify(expr), this.cache, (e) => {
+      const name = this.bind(e);
+      this.indices.define(name, e);
+      return name;
+    });
   }
 
-  /** Per-axis indices of the element offset `flat` in `shape`; vec4 reads at them use `flat / 4` again. */
+  /** Per-axis indices of the element offset `flat` in `shape`. */
   split(flat: string, shape: readonly number[]): string[] {
-    return this.flats.split(flat, shape, (x) => this.index(x));
+    return unflatten(flat, shape).map((x) => this.index(x));
+  }
+
+  /** There are `count` items. */
+  items(count: number): void {
+    this.indices.range("gi", count);
   }
 
   value(id: ValueId, idx: Index, vec: boolean): string {
@@ -75,9 +82,8 @@ class Vec4Emitter {
     const form = vec ? "vec" : "scalar";
     if ((this.reads.get(n.id) ?? form) !== form) throw new Unsupported(`${n.id} read both as vec4 and as scalar`);
     this.reads.set(n.id, form);
-    const flat = this.flats.linear(idx, n.shape as number[]);
-    const vecFlat = flat === ITEM_OFFSET ? "gi" : `(${flat}) / 4u`;
-    const raw = `${this.names.name(n.id)}[${vec ? vecFlat : flat}]`;
+    const flat = linearIndex(idx, n.shape as number[]);
+    const raw = `${this.names.name(n.id)}[${this.indices.simplify(vec ? `(${flat}) / 4u` : flat)}]`;
     if (n.dtype !== "bool") return raw;
     return vec ? `(${raw} != vec4<i32>(0i))` : `(${raw} != 0i)`;
   }
@@ -165,7 +171,9 @@ export function pointwiseVec4Kernel(outputs: readonly ValueId[], ctx: GroupConte
   if (shape.length === 0 || shape.at(-1)! % 4 !== 0) return undefined;
   const names = new Namer();
   const e = new Vec4Emitter(ctx, new Set(outputs), names);
-  const idx = e.split(ITEM_OFFSET, shape);
+  const count = shape.reduce((a, b) => a * b, 1) / 4;
+  e.items(count);
+  const idx = e.split("(gi * 4u)", shape);
   let stores: string[];
   try {
     stores = outputs.map((id) => {
@@ -184,7 +192,6 @@ export function pointwiseVec4Kernel(outputs: readonly ValueId[], ctx: GroupConte
     ...[...e.reads].map(([id, form]) => storage(names.name(id), "read", elem(id, form === "vec"))),
     ...outputs.map((id) => storage(names.name(id), "read_write", elem(id, true))),
   ];
-  const count = shape.reduce((a, b) => a * b, 1) / 4;
   const body = [...e.lines, ...stores].map((l) => `  ${l}`).join("\n");
   const kernel = assembleItems(name, `pointwise over [${shape.join(", ")}], 4 elements per item (vec4)`, ctx.source(outputs), bindings, count, body, true);
   return { kernel, buffers: boundValues(names) };

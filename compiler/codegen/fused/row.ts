@@ -7,7 +7,7 @@
  * computed once per row, outside the loops, by the emitter's hoisting.
  */
 import type { ValueId } from "../../ir/types.ts";
-import { type Emitter, linearIndex, literal, storeAs, unflatten } from "./emit.ts";
+import { type Emitter, linearIndex, literal, storeAs } from "./emit.ts";
 import { assemble, type GroupContext, type GroupKernel, groupEmitter, indent, Namer } from "./kernels.ts";
 
 export interface RowPlan {
@@ -52,7 +52,8 @@ export function rowBody(plan: RowPlan, ctx: GroupContext, namer: Namer, hooks: R
   const computed = [...new Set([...plan.reduces.map((r) => r.id), ...plan.stores.map((s) => s.id), ...plan.rowStores])];
   const e = groupEmitter(ctx, computed, namer).e;
   e.declare("gi");
-  const rowIdx = unflatten("gi", kept).map((x) => e.index(x));
+  e.range("gi", numel(kept));
+  const rowIdx = e.split("gi", kept);
   const inputIndex = (loopIdx: readonly string[]) => {
     let k = 0;
     let r = 0;
@@ -63,7 +64,8 @@ export function rowBody(plan: RowPlan, ctx: GroupContext, namer: Namer, hooks: R
   const acc = new Map(plan.reduces.map((r, k) => [r.id, `acc${k}`]));
   for (let p = 0; p < passes; p++) {
     const loop = e.child(`l${p}_`, true);
-    const idx = inputIndex(unflatten("j", reduced).map((x) => loop.index(x)));
+    loop.range("j", numel(reduced));
+    const idx = inputIndex(loop.split("j", reduced));
     const decls: string[] = [];
     const steps: string[] = [];
     for (const r of plan.reduces.filter((x) => x.pass === p)) {
@@ -80,7 +82,7 @@ export function rowBody(plan: RowPlan, ctx: GroupContext, namer: Namer, hooks: R
       const n = ctx.byId.get(s.id)!;
       // A reshape of the input shape is computed and stored at the same flat offset.
       const flat = loop.index(linearIndex(idx, shape));
-      const at = (n.shape as number[]).join(",") === shape.join(",") ? idx : unflatten(flat, n.shape as number[]).map((x) => loop.index(x));
+      const at = (n.shape as number[]).join(",") === shape.join(",") ? idx : loop.split(flat, n.shape as number[]);
       const value = storeAs(n.dtype, loop.value(s.id, at));
       steps.push(hooks.store ? hooks.store(s.id, flat, value) : `${namer.name(s.id)}[${flat}] = ${value};`);
     }
@@ -90,7 +92,7 @@ export function rowBody(plan: RowPlan, ctx: GroupContext, namer: Namer, hooks: R
   }
   const rowStores = plan.rowStores.map((id) => {
     const n = ctx.byId.get(id)!;
-    const value = storeAs(n.dtype, e.value(id, unflatten("gi", n.shape as number[]).map((x) => e.index(x))));
+    const value = storeAs(n.dtype, e.value(id, e.split("gi", n.shape as number[])));
     return hooks.rowStore ? hooks.rowStore(id, value) : `${namer.name(id)}[gi] = ${value};`;
   });
   body.push(...e.takeLines(), ...rowStores);
