@@ -113,6 +113,24 @@ describe("back end against the reference interpreter (forward and backward)", ()
     await check(graph);
   });
 
+  for (const [name, values] of [
+    ["reversed", [6, 5, 4, 3, 2, 1, 0]],
+    ["strided", [1, 3, 5]],
+  ] as const) {
+    it(`gather through a ${name} constant index is arithmetic (no index buffer bound)`, async () => {
+      const graph = withGrads((b) => {
+        const table = param(b, "table", [3, 7, 4]);
+        const idx = b.constant([...values], [values.length], "i32");
+        return b.binary("mul", b.gather(table, idx, 1), b.constant(2, []));
+      });
+      const r = await check(graph);
+      // The forward kernel reads the table at positions computed from the output index alone.
+      const forward = r.program.steps[0]!.kernel.wgsl;
+      expect(forward).toMatch(/pointwise over \[3, \d, 4\]/);
+      expect(forward).not.toMatch(/array<i32>/);
+    });
+  }
+
   /** The attention steps of a program, by op (kernel names carry the plan kind). */
   const attentionKernels = (r: { program: { steps: readonly { kernel: { name: string } }[] } }) =>
     r.program.steps.map((s) => /^k\d+_(attention(?:_stats|_grad_q|_grad_kv)?)(?:_|$)/.exec(s.kernel.name)?.[1]).filter(Boolean);

@@ -97,6 +97,22 @@ export const BINARY: Record<string, (a: string, b: string, t: DType) => string> 
 export const COMPARE: Record<string, string> = { lt: "<", le: "<=", gt: ">", ge: ">=", eq: "==", ne: "!=" };
 
 /**
+ * A constant 1-D index that is an arithmetic progression inside [0, size) (a reversal, a stride) as
+ * arithmetic on the position, so a gather through it reads no index buffer (the conv3d input
+ * gradient flips its kernel this way, once per tap).
+ */
+function arithmeticIndex(index: Node, size: number): ((at: string) => string) | undefined {
+  if (index.op.kind !== "const" || index.shape.length !== 1) return undefined;
+  const v = index.op.value;
+  if (v.length < 2 || v.length !== index.shape[0]) return undefined;
+  const step = v[1]! - v[0]!;
+  if (!v.every((x, i) => Number.isInteger(x) && x >= 0 && x < size && x === v[0]! + i * step)) return undefined;
+  const scaled = (at: string) => (Math.abs(step) === 1 ? at : `${at} * ${u32(Math.abs(step))}`);
+  if (step >= 0) return (at) => (v[0] === 0 ? `(${scaled(at)})` : `(${u32(v[0]!)} + ${scaled(at)})`);
+  return (at) => `(${u32(v[0]!)} - ${scaled(at)})`;
+}
+
+/**
  * `expr` itself when it is a name or a u32 literal, else the `let` that `bind` makes for it, once per
  * distinct expression (remembered in `cache` under `#expr`).
  */
@@ -316,8 +332,10 @@ export class Emitter {
       case "gather": {
         const table = this.byId.get(n.inputs[0]!)!.shape as number[];
         const index = this.byId.get(n.inputs[1]!)!.shape as number[];
-        const at = this.value(n.inputs[1]!, idx.slice(op.axis, op.axis + index.length));
-        const row = `min(u32(max(${at}, 0i)), ${u32(table[op.axis]! - 1)})`;
+        const progression = index.length === 1 ? arithmeticIndex(this.byId.get(n.inputs[1]!)!, table[op.axis]!) : undefined;
+        const row = progression
+          ? progression(idx[op.axis]!)
+          : `min(u32(max(${this.value(n.inputs[1]!, idx.slice(op.axis, op.axis + index.length))}, 0i)), ${u32(table[op.axis]! - 1)})`;
         return arg(0, [...idx.slice(0, op.axis), row, ...idx.slice(op.axis + index.length)]);
       }
       default:
