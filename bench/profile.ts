@@ -1,10 +1,12 @@
 /**
- * Per-dispatch timing of a workload's program: every dispatch of the step is submitted alone and
- * waited for, so the table shows where the step's time goes and which kernels to attack first.
- * A dispatch alone pays one submit + wait round trip (~40 us unloaded) that the fused step does not.
+ * Per-dispatch timing of a workload's program, so the table shows where the step's time goes and
+ * which kernels to attack first. Where the adapter has timestamp queries, each kernel's GPU time
+ * inside one submit of the whole program (each dispatch in its own timestamped pass); else, or with
+ * `--alone`, every dispatch submitted alone and waited for, which adds one submit + wait round trip
+ * (0.1-0.2 ms) to each.
  *
  * Usage: npx tsx bench/profile.ts [vit_block_step | uniformerv2_tiny_step | uniformerv2_k400_b16_forward]
- *        [--reps N] [--top N] [--json PATH]
+ *        [--reps N] [--top N] [--alone] [--json PATH]
  * (the train workloads profile the forward+backward program; the engine's optimizer update adds one
  * dispatch over the packed parameters, and the gradient-norm pair where the stage clips).
  */
@@ -55,7 +57,12 @@ interface DispatchTime {
   readonly ms: number;
 }
 
-async function profileProgram(program: Program, feed: (runner: ProgramRunner) => void, reps: number): Promise<{ whole: number; dispatches: DispatchTime[] }> {
+async function profileProgram(
+  program: Program,
+  feed: (runner: ProgramRunner) => void,
+  reps: number,
+  alone: boolean,
+): Promise<{ whole: number; dispatches: DispatchTime[]; method: string }> {
   const gpu = await sharedGpu();
   const runner = await ProgramRunner.create(gpu, program);
   try {
@@ -74,15 +81,20 @@ async function profileProgram(program: Program, feed: (runner: ProgramRunner) =>
     runner.run();
     await ex.idle();
     const whole = await time(() => runner.run());
-    // Recorded once each, so the timed loop is the submit and the wait only.
-    const alone: Recording[] = program.steps.map((s) => ex.record([{ kernel: s.kernel, buffers: s.buffers }]));
-    const dispatches: DispatchTime[] = [];
-    for (let i = 0; i < alone.length; i++) {
-      const ms = await time(() => ex.submit(alone[i]!));
-      const name = program.steps[i]!.kernel.name;
-      dispatches.push({ index: i, kernel: name, kind: kernelKind(name), ms });
+    const kernels = program.steps.map((s) => s.kernel.name);
+    const entry = (i: number, ms: number): DispatchTime => ({ index: i, kernel: kernels[i]!, kind: kernelKind(kernels[i]!), ms });
+    if (!alone && gpu.device.features.has("timestamp-query")) {
+      const recording = ex.record(program.steps.map((s) => ({ kernel: s.kernel, buffers: s.buffers })));
+      const runs: number[][] = [];
+      for (let r = 0; r < reps; r++) runs.push((await ex.profile(recording)).map((t) => t.ms));
+      const dispatches = kernels.map((_, i) => entry(i, summarize(runs.map((ms) => ms[i]!)).median));
+      return { whole, dispatches, method: "GPU timestamps, each dispatch in its own pass of one submit" };
     }
-    return { whole, dispatches };
+    // Recorded once each, so the timed loop is the submit and the wait only.
+    const recordings: Recording[] = program.steps.map((s) => ex.record([{ kernel: s.kernel, buffers: s.buffers }]));
+    const dispatches: DispatchTime[] = [];
+    for (let i = 0; i < recordings.length; i++) dispatches.push(entry(i, await time(() => ex.submit(recordings[i]!))));
+    return { whole, dispatches, method: "each dispatch submitted alone and waited for" };
   } finally {
     runner.destroy();
   }
@@ -105,16 +117,17 @@ async function main(): Promise<void> {
   const init = initParams(t.params.map((p) => ({ ...p, shape: p.shape.map((d) => (typeof d === "number" ? d : t.dims[d] ?? 1)) })), 7);
   const inputs = batchFor(t.graph, t.dims, t.range);
   console.log(`${name} on ${adapterName(gpu)}: ${program.steps.length} dispatches, ${(graphFlops(graph) / 1e9).toFixed(2)} GFLOP, load ${currentLoad().join(" ")}`);
-  const { whole, dispatches } = await profileProgram(
+  const { whole, dispatches, method } = await profileProgram(
     program,
     (runner) => {
       for (const p of program.params) runner.write(p.name, init.get(p.name)!);
       for (const i of program.inputs) runner.write(i.name, inputs[i.name]!);
     },
     reps,
+    args.includes("--alone"),
   );
   const sum = dispatches.reduce((a, d) => a + d.ms, 0);
-  console.log(`whole program in one submit: ${whole.toFixed(1)} ms; sum of dispatches alone: ${sum.toFixed(1)} ms`);
+  console.log(`whole program in one submit: ${whole.toFixed(1)} ms; sum of the dispatches' times: ${sum.toFixed(1)} ms (${method})`);
   const byKind = new Map<string, { n: number; ms: number }>();
   for (const d of dispatches) {
     const k = byKind.get(d.kind) ?? { n: 0, ms: 0 };
@@ -124,7 +137,7 @@ async function main(): Promise<void> {
   for (const [kind, v] of [...byKind].sort((a, b) => b[1].ms - a[1].ms)) console.log(`  ${kind.padEnd(10)} ${String(v.n).padStart(4)} dispatches  ${v.ms.toFixed(1).padStart(8)} ms  ${((100 * v.ms) / sum).toFixed(1).padStart(5)}%`);
   console.log(`\nslowest ${top}:`);
   for (const d of [...dispatches].sort((a, b) => b.ms - a.ms).slice(0, top)) console.log(`  ${d.ms.toFixed(2).padStart(8)} ms  ${((100 * d.ms) / sum).toFixed(1).padStart(5)}%  ${d.kernel}`);
-  if (jsonAt >= 0) writeFileSync(args[jsonAt + 1]!, `${JSON.stringify({ workload: name, whole_ms: whole, loadavg: currentLoad(), dispatches }, null, 2)}\n`);
+  if (jsonAt >= 0) writeFileSync(args[jsonAt + 1]!, `${JSON.stringify({ workload: name, whole_ms: whole, method, loadavg: currentLoad(), dispatches }, null, 2)}\n`);
 }
 
 try {
