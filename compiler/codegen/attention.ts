@@ -59,9 +59,11 @@ function pairwiseKernel(p: AttentionShape, spec: PairwiseSpec, profile: AdapterP
   const lanes = fetch === "tile" ? TILE_LANES : SIMD_LANES;
   const source = p.source ?? [];
   const heads = p.batch * p.heads;
-  // Software lanes own two rows when the rows are short enough to keep both in registers: every
-  // fetched loop row then feeds two rows' worth of arithmetic.
-  const perLane = fetch !== "tile" && Math.max(p.d, valueWidth(p)) <= 64 ? 2 : 1;
+  // Software lanes own several rows when the rows are short (at most 64 wide): every fetched loop row
+  // then feeds that many rows' arithmetic. Four rows per lane where there are at least 256 of them
+  // (the ViT block's 392-token attention: 46 -> 42 ms for its four kernels; six or eight rows spill
+  // and lose), else two (a 17-token sequence would leave most of a 32-row workgroup idle).
+  const perLane = fetch !== "tile" && Math.max(p.d, valueWidth(p)) <= 64 ? (spec.ownRows >= 256 ? 4 : 2) : 1;
   const owns = [...Array(perLane).keys()];
   // Spec strings mark per-own-row names with '@'; each own row gets its own suffix.
   const forOwn = (i: number, lines: readonly string[]) => lines.map((l) => l.replace(/@/g, `_${i}_`));

@@ -139,12 +139,17 @@ describe("back end against the reference interpreter (forward and backward)", ()
     { name: "cross-attention (M != N), Dv != D, two heads", q: [2, 3, 7, 8], k: [2, 3, 11, 8], v: [2, 3, 11, 12], causal: false },
     { name: "causal, M > N, odd widths, three leading axes", q: [2, 2, 1, 9, 5], k: [2, 2, 1, 5, 5], v: [2, 2, 1, 5, 3], causal: true },
     { name: "causal self-attention, one head", q: [13, 4], k: [13, 4], v: [13, 4], causal: true },
+    { name: "a long query axis, 4 rows per lane on lavapipe (260 = 8 workgroups of 32 + 4)", q: [2, 260, 8], k: [2, 9, 8], v: [2, 9, 4], causal: false },
   ]) {
     it(`attention ${cfg.name}: one forward kernel, stats + dq + dkdv backward`, async () => {
       const r = await check(
         withGrads((b) => b.attention(param(b, "q", cfg.q), param(b, "k", cfg.k), param(b, "v", cfg.v), { scale: 0.6, causal: cfg.causal })),
       );
       expect(attentionKernels(r)).toEqual(["attention", "attention_stats", "attention_grad_q", "attention_grad_kv"]);
+      if (gpu.info.isSoftware && gpu.info.subgroupMinSize === 8) {
+        const forward = r.program.steps.find((s) => /_attention_/.test(s.kernel.name))!.kernel.wgsl;
+        expect(forward).toContain(`${cfg.q.at(-2)! >= 256 ? 4 : 2} row(s) per lane`);
+      }
     });
   }
 
