@@ -113,14 +113,19 @@ function arithmeticIndex(index: Node, size: number): ((at: string) => string) | 
 }
 
 /**
- * `expr` itself when it is a name or a u32 literal, else the `let` that `bind` makes for it, once per
- * distinct expression (remembered in `cache` under `#expr`).
+ * The name of index expression `expr` in an emitter scope: simplified through `scope` (index-algebra.ts);
+ * then the expression itself when it is a name or a u32 literal, else the `let` that `bind` makes for it,
+ * once per distinct expression (remembered in `cache` under `#expr`), its definition recorded in `scope`.
  */
-export function indexName(expr: string, cache: Map<string, string>, bind: (expr: string) => string): string {
-  if (/^[A-Za-z_][A-Za-z0-9_]*$|^\d+u$/.test(expr)) return expr;
-  const key = `#${expr}`;
+export function indexName(expr: string, scope: IndexScope, cache: Map<string, string>, bind: (expr: string) => string): string {
+  const simple = scope.simplify(expr);
+  if (/^[A-Za-z_][A-Za-z0-9_]*$|^\d+u$/.test(simple)) return simple;
+  const key = `#${simple}`;
   let name = cache.get(key);
-  if (!name) cache.set(key, (name = bind(expr)));
+  if (!name) {
+    cache.set(key, (name = bind(simple)));
+    scope.define(name, simple);
+  }
   return name;
 }
 
@@ -197,11 +202,7 @@ export class Emitter {
 
   /** Binds an index component, simplified, to a name when it is not already one (once per distinct expression). */
   index(expr: string): string {
-    return indexName(this.indices.simplify(expr), this.cache, (e) => {
-      const name = this.bind(e);
-      this.indices.define(name, e);
-      return name;
-    });
+    return indexName(expr, this.indices, this.cache, (e) => this.bind(e));
   }
 
   /** Per-axis indices of the flat offset `flat` in `shape`, named in this scope. */

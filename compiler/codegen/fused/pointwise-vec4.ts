@@ -49,11 +49,7 @@ class Vec4Emitter {
   }
 
   index(expr: string): string {
-    return indexName(this.indices.simplify(expr), this.cache, (e) => {
-      const name = this.bind(e);
-      this.indices.define(name, e);
-      return name;
-    });
+    return indexName(expr, this.indices, this.cache, (e) => this.bind(e));
   }
 
   /** Per-axis indices of the element offset `flat` in `shape`. */
