@@ -228,6 +228,11 @@ function simdMatmul(p: MatmulParams, broadcast: boolean): Kernel {
   // 16-byte operand loads where the layout allows (the same count of load instructions moves 4x the data).
   const aVec = isUnitStride(r.a.inner) && K % 4 === 0 && r.a.batchStride % 4 === 0 && vec4Aligned(r.a.outer) && (simplify(r.a.inner).offset ?? 0) % 4 === 0;
   const bVec = isUnitStride(r.b.inner) && N % 4 === 0 && r.b.batchStride % 4 === 0 && vec4Aligned(r.b.outer) && (simplify(r.b.inner).offset ?? 0) % 4 === 0;
+  // B read along k (a Linear layer's weight, [N, K] row-major, read as K x N): 4 consecutive k of one
+  // column are one 16-byte load, and each column group's 4 x 4 block is transposed in registers, where
+  // the column-wise read would take 16 scalar loads. Same values, so the same sums.
+  const bOuterOff = simplify(r.b.outer).offset ?? 0;
+  const bKVec = !bVec && isUnitStride(r.b.outer) && K % 4 === 0 && r.b.batchStride % 4 === 0 && vec4Aligned(r.b.inner) && bOuterOff % 4 === 0;
   const aInnerOff = (kExpr: string) => offsetExpr(r.a.inner, kExpr);
   const aVecAt = (base: string) => `A[${base} + k / 4u]`;
   const bRow = (kExpr: string) => (bVec ? offsetExpr(inVec4Units(r.b.outer), kExpr) : offsetExpr(r.b.outer, kExpr));
@@ -236,7 +241,13 @@ function simdMatmul(p: MatmulParams, broadcast: boolean): Kernel {
   const kStep = (w: number) => {
     const lines: string[] = [];
     const comps = ["x", "y", "z", "w"];
-    for (let j = 0; j < w; j++) {
+    if (bKVec) {
+      for (let g = 0; g < COL_GROUPS; g++)
+        for (let q = 0; q < 4; q++) lines.push(`    let w${g}_${q} = B[bBase + bcv${g * 4 + q} + k / 4u${bOuterOff ? ` + ${bOuterOff / 4}u` : ""}];`);
+      for (let j = 0; j < w; j++)
+        for (let g = 0; g < COL_GROUPS; g++) lines.push(`    let b${j}_${g} = vec4<f32>(${[0, 1, 2, 3].map((q) => `w${g}_${q}.${comps[j]}`).join(", ")});`);
+    }
+    for (let j = 0; j < w && !bKVec; j++) {
       lines.push(`    let bRow${j} = bBase + ${bRow(`k + ${j}u`)};`);
       for (let g = 0; g < COL_GROUPS; g++) {
         if (bVec) lines.push(`    let b${j}_${g} = B[bRow${j} + bq${g}];`);
@@ -270,7 +281,7 @@ function simdMatmul(p: MatmulParams, broadcast: boolean): Kernel {
       )
     : colsIdx.map((c) => {
         const col = `n0 + lane * 4u + ${Math.floor(c / 4) * 32 + (c % 4)}u`;
-        return `  let bc${c} = ${offsetExpr(r.b.inner, `min(${col}, ${N - 1}u)`)};`;
+        return bKVec ? `  let bcv${c} = ${offsetExpr(inVec4Units(r.b.inner), `min(${col}, ${N - 1}u)`)};` : `  let bc${c} = ${offsetExpr(r.b.inner, `min(${col}, ${N - 1}u)`)};`;
       });
   const aUnit = aVec ? 4 : 1;
   const aRowBase = (rowExpr: string) => {
@@ -312,7 +323,7 @@ function simdMatmul(p: MatmulParams, broadcast: boolean): Kernel {
     "  }",
   ];
   const accDecls = rowsIdx.flatMap((row) => [...Array(COL_GROUPS).keys()].map((g) => `  var acc${row}_${g} = vec4<f32>(0.0);`));
-  const bindings = matmulBindings(p, epi, aVec, bVec);
+  const bindings = matmulBindings(p, epi, aVec, bVec || bKVec);
   const how = `8-lane SIMD tile ${ROWS}x${TILE_N}${p.prologue ? ", each lane computes its row of A (row-kernel prologue)" : ""}${broadcast ? ", A shared by subgroupBroadcast" : ""}`;
   const wgsl = `${kernelHeader(name, `${describe(r)}; ${how}`, source, broadcast ? ["subgroups"] : [])}
 ${bindingDecls(bindings)}
@@ -323,7 +334,7 @@ ${storeCode(p, epi)}
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
   let b = wid.z;
 ${tileIndex(ceilDiv(N, TILE_N), ceilDiv(M, ROWS), ROWS, TILE_N)}
-  let bBase = b * ${bVec ? r.b.batchStride / 4 : r.b.batchStride}u;
+  let bBase = b * ${bVec || bKVec ? r.b.batchStride / 4 : r.b.batchStride}u;
 ${rowOffsets.join("\n")}
 ${colOffsets.join("\n")}
 ${accDecls.join("\n")}
