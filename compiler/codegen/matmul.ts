@@ -233,6 +233,23 @@ function simdMatmul(p: MatmulParams, broadcast: boolean): Kernel {
   // the column-wise read would take 16 scalar loads. Same values, so the same sums.
   const bOuterOff = simplify(r.b.outer).offset ?? 0;
   const bKVec = !bVec && isUnitStride(r.b.outer) && K % 4 === 0 && r.b.batchStride % 4 === 0 && vec4Aligned(r.b.inner) && bOuterOff % 4 === 0;
+  // A transposed (a weight gradient's dY^T), rows contiguous: each lane owns ROW_GROUPS consecutive
+  // rows instead of every 8th, so 4 of them at one k are one 16-byte load, and each 4 x 4 block
+  // (4 rows x 4 k) is transposed in registers. The broadcast then names row lane * ROW_GROUPS + h.
+  const aOuterOff = simplify(r.a.outer).offset ?? 0;
+  const aMVec =
+    broadcast &&
+    !p.prologue &&
+    !aVec &&
+    ROW_GROUPS % 4 === 0 &&
+    K % 4 === 0 &&
+    isUnitStride(r.a.outer) &&
+    M % 4 === 0 &&
+    r.a.batchStride % 4 === 0 &&
+    vec4Aligned(r.a.inner) &&
+    aOuterOff % 4 === 0;
+  const ownerOf = (row: number) => (aMVec ? { h: row % ROW_GROUPS, lane: Math.floor(row / ROW_GROUPS) } : { h: Math.floor(row / LANES), lane: row % LANES });
+  const laneRow = (h: number) => (aMVec ? `m0 + lane * ${ROW_GROUPS}u${h ? ` + ${h}u` : ""}` : `m0 + lane${h ? ` + ${h * LANES}u` : ""}`);
   const aInnerOff = (kExpr: string) => offsetExpr(r.a.inner, kExpr);
   const aVecAt = (base: string) => `A[${base} + k / 4u]`;
   const bRow = (kExpr: string) => (bVec ? offsetExpr(inVec4Units(r.b.outer), kExpr) : offsetExpr(r.b.outer, kExpr));
@@ -262,10 +279,15 @@ function simdMatmul(p: MatmulParams, broadcast: boolean): Kernel {
       return w === 4 ? `vec4<f32>(${loads.join(", ")})` : loads[0];
     };
     const privA = w === 4 ? "a_priv[k / 4u]" : "a_priv[k / 4u][k % 4u]";
-    if (broadcast)
+    if (aMVec && w === 4) {
+      for (let v = 0; v < ROW_GROUPS / 4; v++)
+        for (let j = 0; j < 4; j++) lines.push(`    let at${v}_${j} = A[aT${v} + ${offsetExpr(inVec4Units(r.a.inner), `k + ${j}u`)}];`);
+      for (let h = 0; h < ROW_GROUPS; h++)
+        lines.push(`    let aMine${h} = vec4<f32>(${[0, 1, 2, 3].map((j) => `at${Math.floor(h / 4)}_${j}.${comps[h % 4]}`).join(", ")});`);
+    } else if (broadcast)
       for (let h = 0; h < ROW_GROUPS; h++) lines.push(`    let aMine${h} = ${p.prologue ? privA : aVec && w === 4 ? aVecAt(`aBase${h}`) : scalarA(`aBase${h}`)};`);
     for (const row of rowsIdx) {
-      if (broadcast) lines.push(`    let a${row} = subgroupBroadcast(aMine${Math.floor(row / LANES)}, ${row % LANES}u);`);
+      if (broadcast) lines.push(`    let a${row} = subgroupBroadcast(aMine${ownerOf(row).h}, ${ownerOf(row).lane}u);`);
       else lines.push(`    let a${row} = ${aVec && w === 4 ? aVecAt(`aRow${row}`) : scalarA(`aRow${row}`)};`);
       for (let g = 0; g < COL_GROUPS; g++) {
         const terms = [...Array(w).keys()].map((j) => `a${row}${w === 4 ? "." + comps[j] : ""} * b${j}_${g}`);
@@ -302,7 +324,15 @@ function simdMatmul(p: MatmulParams, broadcast: boolean): Kernel {
         "  }",
       ]
     : broadcast
-      ? [...Array(ROW_GROUPS).keys()].map((h) => `  let aBase${h} = ${aRowBase(`m0 + lane${h ? ` + ${h * LANES}u` : ""}`)};`)
+      ? [
+          ...(aMVec ? [] : [...Array(ROW_GROUPS).keys()].map((h) => `  let aBase${h} = ${aRowBase(laneRow(h))};`)),
+          // In vec4s: M % 4 == 0, so a block of 4 rows is all in range or all past it (clamped, never stored).
+          ...(aMVec
+            ? [...Array(ROW_GROUPS / 4).keys()].map(
+                (v) => `  let aT${v} = (b * ${r.a.batchStride}u + ${aOuterOff}u + min(${laneRow(4 * v)}, ${M - 4}u)) / 4u;`,
+              )
+            : []),
+        ]
       : rowsIdx.map((row) => `  let aRow${row} = ${aRowBase(`m0 + ${row}u`)};`);
   // One epilogue call site in a loop: unrolling 64 inlined epilogues (GELU's erf, say) makes
   // lavapipe's first-dispatch compile take seconds.
@@ -323,7 +353,7 @@ function simdMatmul(p: MatmulParams, broadcast: boolean): Kernel {
     "  }",
   ];
   const accDecls = rowsIdx.flatMap((row) => [...Array(COL_GROUPS).keys()].map((g) => `  var acc${row}_${g} = vec4<f32>(0.0);`));
-  const bindings = matmulBindings(p, epi, aVec, bVec || bKVec);
+  const bindings = matmulBindings(p, epi, aVec || aMVec, bVec || bKVec);
   const how = `8-lane SIMD tile ${ROWS}x${TILE_N}${p.prologue ? ", each lane computes its row of A (row-kernel prologue)" : ""}${broadcast ? ", A shared by subgroupBroadcast" : ""}`;
   const wgsl = `${kernelHeader(name, `${describe(r)}; ${how}`, source, broadcast ? ["subgroups"] : [])}
 ${bindingDecls(bindings)}

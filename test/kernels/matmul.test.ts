@@ -103,13 +103,15 @@ describe("matmul", () => {
     ["discrete", () => DISCRETE_PROFILE, (t: number) => `${16 * t}x${16 * t} tile in workgroup memory`],
   ] as const) {
     it(`every autotuner tile of the ${label} matmul gives bit-identical results on odd shapes`, async () => {
-      for (const [batch, M, N, K, transB] of [
-        [2, 13, 100, 36, false],
-        [1, 9, 70, 5, true],
-        [3, 70, 36, 12, false],
-        [2, 5, 20, 9, false],
+      for (const [batch, M, N, K, transB, transA] of [
+        [2, 13, 100, 36, false, false],
+        [1, 9, 70, 5, true, false],
+        [3, 70, 36, 12, false, false],
+        [2, 5, 20, 9, false, false],
+        // A transposed with M and K multiples of 4: 32- and 64-row tiles read 4 rows per 16-byte load.
+        [2, 72, 70, 12, true, true],
       ] as const) {
-        const p: MatmulParams = { batch, M, N, K, transB };
+        const p: MatmulParams = { batch, M, N, K, transB, transA };
         const { choices, fallback } = matmulTileChoices(profile(), M, N);
         expect(matmul(p, profile()).wgsl).toBe(matmul({ ...p, tile: fallback }, profile()).wgsl);
         const { r, aLen, bLen, cLen } = sizes(p);
