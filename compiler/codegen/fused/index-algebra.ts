@@ -334,6 +334,7 @@ export class IndexScope implements Bounds {
   private readonly maxima = new Map<string, number>();
   /** Each defined name under its definition in base atoms, printed: equal expressions reuse the name. */
   private readonly byExpansion = new Map<string, string>();
+  private readonly simplified = new Map<string, string>();
 
   constructor(private readonly parent?: IndexScope) {}
 
@@ -364,6 +365,13 @@ export class IndexScope implements Bounds {
    * expression this understands.
    */
   simplify(expr: string): string {
+    // Names are only ever added, so an expression simplifies the same way for the scope's lifetime.
+    let out = this.simplified.get(expr);
+    if (out === undefined) this.simplified.set(expr, (out = this.simplifyOnce(expr)));
+    return out;
+  }
+
+  private simplifyOnce(expr: string): string {
     const l = this.linear(expr);
     if (!l) return expr;
     const base = expand(l, this);
