@@ -354,7 +354,7 @@ function simdMatmul(p: MatmulParams, broadcast: boolean): Kernel {
   ];
   const accDecls = rowsIdx.flatMap((row) => [...Array(COL_GROUPS).keys()].map((g) => `  var acc${row}_${g} = vec4<f32>(0.0);`));
   const bindings = matmulBindings(p, epi, aVec || aMVec, bVec || bKVec);
-  const how = `8-lane SIMD tile ${ROWS}x${TILE_N}${p.prologue ? ", each lane computes its row of A (row-kernel prologue)" : ""}${broadcast ? ", A shared by subgroupBroadcast" : ""}`;
+  const how = `8-lane SIMD tile ${ROWS}x${TILE_N}${p.prologue ? ", each lane computes its row of A (row-kernel prologue)" : ""}${broadcast ? ", A shared by subgroupBroadcast" : ""}${aMVec ? ", A^T read 4 rows per vec4" : ""}${bKVec ? ", B^T read 4 k per vec4" : ""}`;
   const wgsl = `${kernelHeader(name, `${describe(r)}; ${how}`, source, broadcast ? ["subgroups"] : [])}
 ${bindingDecls(bindings)}
 
