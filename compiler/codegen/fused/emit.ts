@@ -6,6 +6,7 @@
  * (value, index) is computed once per scope and bound with `let`.
  */
 import type { DType, Node, ValueId } from "../../ir/types.ts";
+import { numel } from "../index-map.ts";
 import { f32Lit } from "../kernel.ts";
 import { randomExpr } from "../rng.ts";
 import { IndexScope } from "./index-algebra.ts";
@@ -210,9 +211,15 @@ export class Emitter {
     return unflatten(flat, shape).map((x) => this.index(x));
   }
 
-  /** `name` (the item index, a loop counter) takes values in [0, count): index rules may rely on it. */
+  /** `name` (a loop counter) takes values in [0, count): index rules may rely on it. */
   range(name: string, count: number): void {
     this.indices.range(name, count);
+  }
+
+  /** Per-axis indices of `counter` (the item index, a loop counter), which runs over every element of `shape`. */
+  indexOf(counter: string, shape: readonly number[]): string[] {
+    this.range(counter, numel(shape));
+    return this.split(counter, shape);
   }
 
   /** Declares names bound outside the emitter (loop counters, function parameters) as this scope's. */

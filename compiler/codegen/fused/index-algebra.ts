@@ -55,9 +55,13 @@ function add(a: Linear, b: Linear, scaleB = 1): Linear {
   return recombine({ terms, c: a.c + b.c * scaleB });
 }
 
+/** `l` with every coefficient and the constant mapped by `f` (keys stay: they name atoms). */
+function mapCoefs(l: Linear, f: (x: number) => number): Linear {
+  return { terms: new Map([...l.terms].map(([key, t]) => [key, { atom: t.atom, coef: f(t.coef) }])), c: f(l.c) };
+}
+
 function scale(a: Linear, k: number): Linear {
-  if (k === 0) return constant(0);
-  return { terms: new Map([...a.terms].map(([key, t]) => [key, { atom: t.atom, coef: t.coef * k }])), c: a.c * k };
+  return k === 0 ? constant(0) : mapCoefs(a, (x) => x * k);
 }
 
 /** WGSL of `l`; `named` gives the name already bound to an atom (by its key), if any. */
@@ -87,7 +91,7 @@ function commonFactor(l: Linear, d: number): number {
 
 /** Same linear form divided exactly by `g` (every coefficient is a multiple). */
 function exactDiv(l: Linear, g: number): Linear {
-  return { terms: new Map([...l.terms].map(([key, t]) => [key, { atom: t.atom, coef: t.coef / g }])), c: l.c / g };
+  return mapCoefs(l, (x) => x / g);
 }
 
 /** Splits `l` into the part whose coefficients are multiples of `d` (divided by `d`) and the rest. */
@@ -130,7 +134,7 @@ function recombine(l: Linear): Linear {
 }
 
 /** What the rules know of names: upper bounds (inclusive; Infinity where unknown) and definitions. */
-export interface Bounds {
+interface Bounds {
   maxOf(name: string): number;
   /** A name's definition in base atoms (names without one, opaque calls, div/mod of those). */
   expanded(name: string): Linear | undefined;

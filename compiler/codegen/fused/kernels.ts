@@ -6,6 +6,7 @@
  */
 import type { Node, ValueId } from "../../ir/types.ts";
 import { bindingDecls, ceilDiv, grid1d, kernelHeader, LINEAR_WORKGROUP, storage, type Kernel, type KernelBinding } from "../kernel.ts";
+import { numel } from "../index-map.ts";
 import { RNG_WGSL } from "../rng.ts";
 import { helpersFor } from "../wgsl-math.ts";
 import { Emitter, storageElem, storeAs, unflatten } from "./emit.ts";
@@ -50,10 +51,6 @@ export interface GroupKernel {
 
 function u32(n: number): string {
   return `${n >>> 0}u`;
-}
-
-function numel(shape: readonly number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
 }
 
 /**
@@ -160,8 +157,7 @@ export function pointwiseKernel(outputs: readonly ValueId[], ctx: GroupContext, 
   if (vec4) return vec4;
   const shape = ctx.byId.get(outputs[0]!)!.shape as number[];
   const { e, namer } = groupEmitter(ctx, outputs);
-  e.range("gi", numel(shape));
-  const idx = e.split("gi", shape);
+  const idx = e.indexOf("gi", shape);
   const values = outputs.map((id) => ({ id, expr: e.value(id, idx) }));
   const stores = values.map(({ id, expr }) => `${namer.name(id)}[gi] = ${storeAs(ctx.byId.get(id)!.dtype, expr)};`);
   const body = indent([...e.lines, ...stores]);
@@ -179,8 +175,7 @@ export function conv3dKernel(id: ValueId, ctx: GroupContext, name: string): Grou
   const perGroup = O! / op.groups;
   const namer = new Namer();
   const e = new Emitter(ctx.byId, ctx.stored, namer.name);
-  e.range("gi", numel(n.shape as number[]));
-  const [ni, oi, ti, hi, wi] = e.split("gi", [N!, O!, T!, H!, W!]);
+  const [ni, oi, ti, hi, wi] = e.indexOf("gi", [N!, O!, T!, H!, W!]);
   const cbase = e.index(`(${oi} / ${u32(perGroup)}) * ${u32(cin)}`);
   const loop = e.child("l");
   const ks = [kt, kh, kw];
@@ -220,8 +215,7 @@ export function scatterAddKernel(id: ValueId, ctx: GroupContext, name: string): 
   const idxShape = ctx.byId.get(n.inputs[1]!)!.shape as number[];
   const namer = new Namer();
   const e = new Emitter(ctx.byId, ctx.stored, namer.name);
-  e.range("gi", numel(outShape));
-  const outIdx = e.split("gi", outShape);
+  const outIdx = e.indexOf("gi", outShape);
   const loop = e.child("l");
   loop.range("r", numel(idxShape));
   const j = unflatten("r", idxShape);

@@ -13,6 +13,7 @@
  * kernel runs.
  */
 import type { DType, Node, ValueId } from "../../ir/types.ts";
+import { numel } from "../index-map.ts";
 import { storage, type ElemType, type KernelBinding } from "../kernel.ts";
 import { alignedIndex, BINARY, COMPARE, indexName, linearIndex, literal, storageElem, UNARY, unflatten, type Index } from "./emit.ts";
 import { IndexScope } from "./index-algebra.ts";
@@ -57,9 +58,10 @@ class Vec4Emitter {
     return unflatten(flat, shape).map((x) => this.index(x));
   }
 
-  /** There are `count` items. */
-  items(count: number): void {
-    this.indices.range("gi", count);
+  /** Per-axis indices of item `gi`'s first element in `shape` (4 elements per item). */
+  itemIndex(shape: readonly number[]): string[] {
+    this.indices.range("gi", numel(shape) / 4);
+    return this.split("(gi * 4u)", shape);
   }
 
   value(id: ValueId, idx: Index, vec: boolean): string {
@@ -167,9 +169,7 @@ export function pointwiseVec4Kernel(outputs: readonly ValueId[], ctx: GroupConte
   if (shape.length === 0 || shape.at(-1)! % 4 !== 0) return undefined;
   const names = new Namer();
   const e = new Vec4Emitter(ctx, new Set(outputs), names);
-  const count = shape.reduce((a, b) => a * b, 1) / 4;
-  e.items(count);
-  const idx = e.split("(gi * 4u)", shape);
+  const idx = e.itemIndex(shape);
   let stores: string[];
   try {
     stores = outputs.map((id) => {
@@ -189,6 +189,6 @@ export function pointwiseVec4Kernel(outputs: readonly ValueId[], ctx: GroupConte
     ...outputs.map((id) => storage(names.name(id), "read_write", elem(id, true))),
   ];
   const body = [...e.lines, ...stores].map((l) => `  ${l}`).join("\n");
-  const kernel = assembleItems(name, `pointwise over [${shape.join(", ")}], 4 elements per item (vec4)`, ctx.source(outputs), bindings, count, body, true);
+  const kernel = assembleItems(name, `pointwise over [${shape.join(", ")}], 4 elements per item (vec4)`, ctx.source(outputs), bindings, numel(shape) / 4, body, true);
   return { kernel, buffers: boundValues(names) };
 }

@@ -7,6 +7,7 @@
  * computed once per row, outside the loops, by the emitter's hoisting.
  */
 import type { ValueId } from "../../ir/types.ts";
+import { numel } from "../index-map.ts";
 import { type Emitter, linearIndex, literal, storeAs } from "./emit.ts";
 import { assemble, type GroupContext, type GroupKernel, groupEmitter, indent, Namer } from "./kernels.ts";
 
@@ -22,8 +23,6 @@ export interface RowPlan {
 function u32(n: number): string {
   return `${n >>> 0}u`;
 }
-
-const numel = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
 /** One row kernel's body over invocation `gi`, its emitter and what it stores. */
 export interface RowBody {
@@ -52,8 +51,7 @@ export function rowBody(plan: RowPlan, ctx: GroupContext, namer: Namer, hooks: R
   const computed = [...new Set([...plan.reduces.map((r) => r.id), ...plan.stores.map((s) => s.id), ...plan.rowStores])];
   const e = groupEmitter(ctx, computed, namer).e;
   e.declare("gi");
-  e.range("gi", numel(kept));
-  const rowIdx = e.split("gi", kept);
+  const rowIdx = e.indexOf("gi", kept);
   const inputIndex = (loopIdx: readonly string[]) => {
     let k = 0;
     let r = 0;
@@ -64,8 +62,7 @@ export function rowBody(plan: RowPlan, ctx: GroupContext, namer: Namer, hooks: R
   const acc = new Map(plan.reduces.map((r, k) => [r.id, `acc${k}`]));
   for (let p = 0; p < passes; p++) {
     const loop = e.child(`l${p}_`, true);
-    loop.range("j", numel(reduced));
-    const idx = inputIndex(loop.split("j", reduced));
+    const idx = inputIndex(loop.indexOf("j", reduced));
     const decls: string[] = [];
     const steps: string[] = [];
     for (const r of plan.reduces.filter((x) => x.pass === p)) {
