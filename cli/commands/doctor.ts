@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { adapterKey, TuningStore } from "../../runtime/autotune.ts";
 import { NoAdapterError, requestGpu } from "../../runtime/gpu.ts";
+import { softwareVectorNote } from "../../runtime/software-vectors.ts";
 import { UserError } from "../errors.ts";
 
 export function registerDoctor(program: Command): void {
@@ -27,6 +28,7 @@ export function registerDoctor(program: Command): void {
         process.stdout.write(`vendor:    ${s.vendor || "-"}  architecture: ${s.architecture || "-"}\n`);
         process.stdout.write(`backend:   ${s.backend}\n`);
         process.stdout.write(`subgroups: ${s.features.includes("subgroups") ? `yes (size ${s.subgroupMinSize}-${s.subgroupMaxSize})` : "no"}\n`);
+        if (s.isSoftware && s.subgroupMinSize > 0 && s.subgroupMinSize === s.subgroupMaxSize) process.stdout.write(`vectors:   ${softwareVectorNote(s.subgroupMinSize)}\n`);
         process.stdout.write(`shader-f16: ${s.features.includes("shader-f16") ? "yes (--precision f16 available)" : "no (--precision f16 unavailable)"}\n`);
         const tuning = new TuningStore(adapterKey(ctx));
         process.stdout.write(`autotune:  ${tuning.problem ?? (tuning.size ? `${tuning.size} kernels tuned for this adapter in ${tuning.path}` : `nothing tuned for this adapter yet (--autotune; cache ${tuning.path})`)}\n`);

@@ -2,12 +2,12 @@
  * Shared pieces of the attention kernels: per-tensor layouts (so a fused qkv projection's
  * [B, L, 3, H, dh] output is read in place), and the "one lane owns a row, loops over the rows of
  * another tensor" skeleton with three ways to fetch the loop rows:
- * - broadcast (software, subgroups): each of the 8 lanes loads a slice of the row and
- *   `subgroupBroadcast` assembles it everywhere, so a row costs d/32 loads per lane instead of d/4;
+ * - broadcast (software, subgroups): each of the 8 (or 16) lanes loads a slice of the row and
+ *   `subgroupBroadcast` assembles it everywhere, so a row costs d/32 (d/64) loads per lane instead of d/4;
  * - direct: every lane loads the whole row (software without subgroups);
  * - tile (discrete): the workgroup stages 16 rows in workgroup memory per barrier.
  */
-import { f32Lit } from "./kernel.ts";
+import { f32Lit, simdLanes, type AdapterProfile } from "./kernel.ts";
 
 /** Element strides of a [batch, heads, rows, width] view; the row is contiguous. */
 export interface HeadLayout {
@@ -49,6 +49,7 @@ export interface AttentionShape {
 
 export type RowFetch = "broadcast" | "direct" | "tile";
 
+/** Lanes of a software workgroup without usable subgroups; with them, `simdLanes` of the profile. */
 export const SIMD_LANES = 8;
 export const TILE_LANES = 64;
 export const TILE_ROWS = 16;
@@ -89,13 +90,13 @@ export function loadRowDirect(buffer: string, prefix: string, offset: string, wi
   return out;
 }
 
-/** The broadcast fetch: lane l loads chunks l, l+8, ...; requires vec4 rows. */
-export function loadRowBroadcast(buffer: string, prefix: string, offset: string, width: number): string[] {
+/** The broadcast fetch over `lanes` lanes: lane l loads chunks l, l+lanes, ...; requires vec4 rows. */
+export function loadRowBroadcast(buffer: string, prefix: string, offset: string, width: number, lanes: number): string[] {
   const w4 = width / 4;
-  const perLane = Math.ceil(w4 / SIMD_LANES);
+  const perLane = Math.ceil(w4 / lanes);
   const out = [`let ${prefix}o = ${offset};`];
-  for (let i = 0; i < perLane; i++) out.push(`let ${prefix}m${i} = ${buffer}[${prefix}o + min(lane + ${i * SIMD_LANES}u, ${w4 - 1}u)];`);
-  for (let c = 0; c < w4; c++) out.push(`let ${prefix}${c} = subgroupBroadcast(${prefix}m${Math.floor(c / SIMD_LANES)}, ${c % SIMD_LANES}u);`);
+  for (let i = 0; i < perLane; i++) out.push(`let ${prefix}m${i} = ${buffer}[${prefix}o + min(lane + ${i * lanes}u, ${w4 - 1}u)];`);
+  for (let c = 0; c < w4; c++) out.push(`let ${prefix}${c} = subgroupBroadcast(${prefix}m${Math.floor(c / lanes)}, ${c % lanes}u);`);
   return out;
 }
 
@@ -114,9 +115,9 @@ export function scoreExpr(p: AttentionShape, raw: string, bh: string, qi: string
   return s;
 }
 
-export function chooseFetch(software: boolean, subgroups: boolean, subgroupSize: number, allVec4: boolean): RowFetch {
-  if (!software) return "tile";
-  return subgroups && subgroupSize === SIMD_LANES && allVec4 ? "broadcast" : "direct";
+export function chooseFetch(profile: AdapterProfile, allVec4: boolean): RowFetch {
+  if (!profile.software) return "tile";
+  return simdLanes(profile) !== undefined && allVec4 ? "broadcast" : "direct";
 }
 
 export function indent(lines: readonly string[], n: number): string {

@@ -28,7 +28,7 @@ import {
   valueWidth,
   vec4Layout,
 } from "./attention-common.ts";
-import { bindingDecls, ceilDiv, f32Lit, kernelHeader, storage, type AdapterProfile, type Kernel, type KernelBinding } from "./kernel.ts";
+import { bindingDecls, ceilDiv, f32Lit, kernelHeader, simdLanes, storage, type AdapterProfile, type Kernel, type KernelBinding } from "./kernel.ts";
 
 interface RowTensor {
   readonly binding: string;
@@ -55,8 +55,8 @@ interface PairwiseSpec {
 }
 
 function pairwiseKernel(p: AttentionShape, spec: PairwiseSpec, profile: AdapterProfile): Kernel {
-  const fetch: RowFetch = chooseFetch(profile.software, profile.subgroups, profile.subgroupSize, spec.loop.every((t) => t.vec));
-  const lanes = fetch === "tile" ? TILE_LANES : SIMD_LANES;
+  const fetch: RowFetch = chooseFetch(profile, spec.loop.every((t) => t.vec));
+  const lanes = fetch === "tile" ? TILE_LANES : (simdLanes(profile) ?? SIMD_LANES);
   const source = p.source ?? [];
   const heads = p.batch * p.heads;
   // Software lanes own several rows when the rows are short (at most 64 wide): every fetched loop row
@@ -98,7 +98,7 @@ ${indent([...fromTile, ...scalarLoads, ...body], 6)}
   } else {
     const rowLoads = spec.loop.flatMap((t) => {
       const off = rowOffset(t.layout, p.heads, "bh", "j", t.vec);
-      return fetch === "broadcast" ? loadRowBroadcast(t.binding, t.prefix, off, t.width) : loadRowDirect(t.binding, t.prefix, off, t.width, t.vec);
+      return fetch === "broadcast" ? loadRowBroadcast(t.binding, t.prefix, off, t.width, lanes) : loadRowDirect(t.binding, t.prefix, off, t.width, t.vec);
     });
     loop = `  for (var j = 0u; j < ${spec.loopRows}u; j++) {
 ${indent([...rowLoads, ...scalarLoads, ...body], 4)}

@@ -25,6 +25,17 @@ export interface AdapterProfile {
 export const LAVAPIPE_PROFILE: AdapterProfile = { software: true, subgroups: true, subgroupSize: 8, maxStorageBuffers: 16 };
 export const DISCRETE_PROFILE: AdapterProfile = { software: false, subgroups: false, subgroupSize: 32 };
 
+/**
+ * Lanes of the software SIMD kernels, where the adapter runs a workgroup's invocations as one vector:
+ * lavapipe's subgroup is its LLVM vector width, 8 lanes with AVX2 and 16 where llvmpipe is given
+ * 512-bit vectors (LP_NATIVE_VECTOR_WIDTH=512; runtime/software-vectors.ts). Undefined for other adapters, and
+ * where subgroups are off or of another size: those kernels then take their lane-independent forms.
+ */
+export function simdLanes(profile: AdapterProfile): 8 | 16 | undefined {
+  if (!profile.software || !profile.subgroups) return undefined;
+  return profile.subgroupSize === 8 || profile.subgroupSize === 16 ? profile.subgroupSize : undefined;
+}
+
 /** The WebGPU minimum of maxStorageBuffersPerShaderStage: what every adapter allows. */
 export const MIN_STORAGE_BUFFERS = 8;
 

@@ -3,15 +3,15 @@
  * of a stride=kernel convolution folded into per-operand index maps, and an elementwise epilogue.
  *
  * Two shapes, picked by the adapter profile:
- * - software (lavapipe): a workgroup is one SIMD pass of 8 lanes computing a 32 x 64 tile (by
- *   default; see SIMD_TILES); each lane owns 32 rows x 2 vec4 columns; k is unrolled by 4; each lane
- *   loads four rows of the A slice and `subgroupBroadcast` hands them to the others (loads are the
- *   cost there, broadcasts are cheap).
+ * - software (lavapipe): a workgroup is one SIMD pass of 8 lanes (16 with AVX-512 vectors) computing
+ *   a 32 x 64 tile (64 x 64 at 16 lanes; see SIMD_TILES); each lane owns 32 rows x 2 vec4 columns
+ *   (64 x 1); k is unrolled by 4; each lane loads four rows of the A slice and `subgroupBroadcast`
+ *   hands them to the others (loads are the cost there, broadcasts are cheap).
  * - discrete: 16 x 16 threads, 64 x 64 tile, 4 x 4 per thread, operands staged in workgroup memory.
  */
 import { epilogueFn, NO_EPILOGUE, type Epilogue } from "./epilogue.ts";
 import { inVec4Units, isUnitStride, linear, offsetExpr, simplify, vec4Aligned, type IndexMap } from "./index-map.ts";
-import { bindingDecls, ceilDiv, kernelHeader, MAX_WORKGROUPS_PER_DIM, storage, type AdapterProfile, type Grid, type Kernel, type KernelBinding } from "./kernel.ts";
+import { bindingDecls, ceilDiv, kernelHeader, MAX_WORKGROUPS_PER_DIM, simdLanes, storage, type AdapterProfile, type Grid, type Kernel, type KernelBinding } from "./kernel.ts";
 import { helpersFor } from "./wgsl-math.ts";
 
 export interface OperandMap {
@@ -52,8 +52,8 @@ export interface MatmulParams {
   readonly prologue?: MatmulStore;
   /**
    * The autotuner's knob (runtime/autotune.ts; `matmulTileChoices` lists the values). Software SIMD
-   * tile: rows * 10 + 32-column groups, e.g. 322 for a workgroup computing 32 x 64 of C (default: by
-   * shape, `simdDefaultTile`). Discrete tile: rows and columns per thread of the 16 x 16 threads, a
+   * tile: rows * 10 + column groups of 4 columns per lane, e.g. 322 for a workgroup of 8 lanes computing
+   * 32 x 64 of C (default: by shape, `simdDefaultTile`). Discrete tile: rows and columns per thread of the 16 x 16 threads, a
    * workgroup computing (16 * tile)^2 of C (default 4). Every element is summed in the same order
    * whatever the tile: bit-identical results.
    */
@@ -131,8 +131,7 @@ function describe(r: ResolvedMatmul): string {
 }
 
 export function matmul(p: MatmulParams, profile: AdapterProfile): Kernel {
-  const useSimdTile = profile.software;
-  const k = useSimdTile ? simdMatmul(p, broadcasts(profile)) : tiledMatmul(p);
+  const k = profile.software ? simdMatmul(p, simdLanes(profile)) : tiledMatmul(p);
   return p.operandNames ? renameOperands(k, p.operandNames) : k;
 }
 
@@ -165,31 +164,36 @@ function tileIndex(nTiles: number, mTiles: number, rows: number, cols: number): 
   let n0 = (wid.x % ${nTiles}u) * ${cols}u;`;
 }
 
-const LANES = 8;
+/** Lanes of the software tile where the adapter has no usable subgroups (each lane loads its own rows of A). */
+const PLAIN_LANES = 8;
 
 /**
  * Software SIMD tiles, as the autotuner's `tile` codes: rows * 10 + column groups (a column group is
- * 32 columns: 8 lanes x one vec4). Taller tiles share each B load among more rows; lavapipe spills the
- * accumulators to the stack either way, and a spill costs less than one of its buffer loads: 32 x 64
- * measured 30-33 GFLOP/s at 1024^3 against 18 for 8 x 64 (2026-11-27, load ~0.5).
+ * one vec4 per lane: 32 columns at 8 lanes, 64 at 16). Taller tiles share each B load among more rows;
+ * lavapipe spills the accumulators to the stack either way, and a spill costs less than one of its
+ * buffer loads: 32 x 64 measured 30-33 GFLOP/s at 1024^3 against 18 for 8 x 64 (2026-11-27, load ~0.5).
+ * At 16 lanes a tile's rows are a multiple of 16 (each lane broadcasts rows / 16 of them).
  */
-const SIMD_TILES: readonly number[] = [81, 82, 161, 162, 322, 641];
+const SIMD_TILES: Readonly<Record<8 | 16, readonly number[]>> = { 8: [81, 82, 161, 162, 322, 641], 16: [161, 162, 321, 322, 641, 642] };
 /**
  * What the autotuner times besides a kernel's default: the shapes that won on some matmul of the ViT
  * block and UniFormerV2 tiny steps. Each costs lavapipe a compile of 0.35-0.7 s per kernel.
  */
-const SIMD_TUNE_TILES: readonly number[] = [82, 161, 322, 641];
+const SIMD_TUNE_TILES: Readonly<Record<8 | 16, readonly number[]>> = { 8: [82, 161, 322, 641], 16: [161, 321, 322, 641] };
 
 /**
  * 32 rows, 64 columns; narrower and shorter where the matrix is (a 32-row tile over 9 rows computes
  * 23 clamped copies). Timed per kernel by the autotuner on the ViT block and UniFormerV2 tiny steps:
  * 32 x 64 was the fastest or within noise of it on every matmul with N >= 64. Narrow matrices get
  * 16 x 32, not 32 x 32: lavapipe takes 1.9 s to compile the 32 x 32 tile (0.4 s for 16 x 32, 0.7 s
- * for 32 x 64), for a gain within noise on the narrow matmuls measured. Without 8-lane broadcasts,
+ * for 32 x 64), for a gain within noise on the narrow matmuls measured. Without subgroup broadcasts,
  * the prologue tile (below).
  */
-function simdDefaultTile(M: number, N: number, broadcast: boolean): number {
-  if (!broadcast) return SIMD_PROLOGUE_TILE;
+function simdDefaultTile(M: number, N: number, lanes: 8 | 16 | undefined): number {
+  if (lanes === undefined) return SIMD_PROLOGUE_TILE;
+  // 16 lanes: 64 x 64 (64 rows x one vec4 per lane): 1024^3 at 67-70 GFLOP/s against 53-55 for the
+  // 8-lane 32 x 64 (2026-11-27, load ~1); 32 x 64, 64 x 128 and 128 x 64 at 16 lanes measured 48-56.
+  if (lanes === 16) return M > 32 ? 641 : M > 16 ? 321 : 161;
   if (N <= 32) return M > 8 ? 161 : 81;
   return M > 16 ? 322 : M > 8 ? 162 : 82;
 }
@@ -200,17 +204,19 @@ function simdDefaultTile(M: number, N: number, broadcast: boolean): number {
  */
 const SIMD_PROLOGUE_TILE = 82;
 
-/** The software tile shares rows of A by `subgroupBroadcast` across its 8 lanes. */
-function broadcasts(profile: AdapterProfile): boolean {
-  return profile.subgroups && profile.subgroupSize === 8;
-}
 /** Columns of C one workgroup of the prologue tile computes (a row prologue runs once per such tile). */
-export const SIMD_TILE_N = LANES * 4 * (SIMD_PROLOGUE_TILE % 10);
+export const SIMD_TILE_N = PLAIN_LANES * 4 * (SIMD_PROLOGUE_TILE % 10);
 
-function simdMatmul(p: MatmulParams, broadcast: boolean): Kernel {
-  const tileCode = p.tile ?? (p.prologue ? SIMD_PROLOGUE_TILE : simdDefaultTile(p.M, p.N, broadcast));
-  if (!SIMD_TILES.includes(tileCode)) throw new Error(`internal: SIMD tile ${tileCode} is not one of ${SIMD_TILES.join(", ")}`);
-  if (p.prologue && tileCode !== SIMD_PROLOGUE_TILE) throw new Error("internal: a matmul with a row prologue keeps the 8 x 64 tile");
+/**
+ * `simdLanes`: the workgroup's lanes, sharing rows of A by `subgroupBroadcast` (undefined: 8 lanes
+ * that each load their own rows).
+ */
+function simdMatmul(p: MatmulParams, simd: 8 | 16 | undefined): Kernel {
+  const broadcast = simd !== undefined;
+  const LANES = simd ?? PLAIN_LANES;
+  const tileCode = p.tile ?? (p.prologue ? SIMD_PROLOGUE_TILE : simdDefaultTile(p.M, p.N, simd));
+  if (!SIMD_TILES[LANES].includes(tileCode)) throw new Error(`internal: SIMD tile ${tileCode} is not one of ${SIMD_TILES[LANES].join(", ")} at ${LANES} lanes`);
+  if (p.prologue && (tileCode !== SIMD_PROLOGUE_TILE || LANES !== 8)) throw new Error("internal: a matmul with a row prologue keeps the 8-lane 8 x 64 tile");
   const ROWS = Math.floor(tileCode / 10);
   const COL_GROUPS = tileCode % 10;
   // Rows of A each lane loads per k step and broadcasts to the others.
@@ -299,10 +305,10 @@ function simdMatmul(p: MatmulParams, broadcast: boolean): Kernel {
 
   const colOffsets = bVec
     ? [...Array(COL_GROUPS).keys()].map(
-        (g) => `  let bq${g} = min(n0 / 4u + lane + ${g * 8}u, ${N / 4 - 1}u) + ${(simplify(r.b.inner).offset ?? 0) / 4}u;`,
+        (g) => `  let bq${g} = min(n0 / 4u + lane + ${g * LANES}u, ${N / 4 - 1}u) + ${(simplify(r.b.inner).offset ?? 0) / 4}u;`,
       )
     : colsIdx.map((c) => {
-        const col = `n0 + lane * 4u + ${Math.floor(c / 4) * 32 + (c % 4)}u`;
+        const col = `n0 + lane * 4u + ${Math.floor(c / 4) * LANES * 4 + (c % 4)}u`;
         return bKVec ? `  let bcv${c} = ${offsetExpr(inVec4Units(r.b.inner), `min(${col}, ${N - 1}u)`)};` : `  let bc${c} = ${offsetExpr(r.b.inner, `min(${col}, ${N - 1}u)`)};`;
       });
   const aUnit = aVec ? 4 : 1;
@@ -344,7 +350,7 @@ function simdMatmul(p: MatmulParams, broadcast: boolean): Kernel {
     `    if (row >= ${M}u) { break; }`,
     `    let cRow = b * ${r.c.batchStride}u + ${offsetExpr(r.c.outer, "row")};`,
     `    for (var q = 0u; q < ${COL_GROUPS * 4}u; q++) {`,
-    "      let col = n0 + lane * 4u + (q / 4u) * 32u + q % 4u;",
+    `      let col = n0 + lane * 4u + (q / 4u) * ${LANES * 4}u + q % 4u;`,
     `      if (col < ${N}u) {`,
     `        let idx = cRow + ${offsetExpr(r.c.inner, "col")};`,
     `        ${storeElement(p, `tile[r * ${COL_GROUPS}u + q / 4u][q % 4u]`)}`,
@@ -354,7 +360,7 @@ function simdMatmul(p: MatmulParams, broadcast: boolean): Kernel {
   ];
   const accDecls = rowsIdx.flatMap((row) => [...Array(COL_GROUPS).keys()].map((g) => `  var acc${row}_${g} = vec4<f32>(0.0);`));
   const bindings = matmulBindings(p, epi, aVec || aMVec, bVec || bKVec);
-  const how = `8-lane SIMD tile ${ROWS}x${TILE_N}${p.prologue ? ", each lane computes its row of A (row-kernel prologue)" : ""}${broadcast ? ", A shared by subgroupBroadcast" : ""}${aMVec ? ", A^T read 4 rows per vec4" : ""}${bKVec ? ", B^T read 4 k per vec4" : ""}`;
+  const how = `${LANES}-lane SIMD tile ${ROWS}x${TILE_N}${p.prologue ? ", each lane computes its row of A (row-kernel prologue)" : ""}${broadcast ? ", A shared by subgroupBroadcast" : ""}${aMVec ? ", A^T read 4 rows per vec4" : ""}${bKVec ? ", B^T read 4 k per vec4" : ""}`;
   const wgsl = `${kernelHeader(name, `${describe(r)}; ${how}`, source, broadcast ? ["subgroups"] : [])}
 ${bindingDecls(bindings)}
 
@@ -394,9 +400,11 @@ const TILED_CHOICES: readonly number[] = [2, 4, 8];
 /** The autotuner's `tile` values for an M x N matmul on this profile, and the default among them. */
 export function matmulTileChoices(profile: AdapterProfile, M: number, N: number): { readonly choices: readonly number[]; readonly fallback: number } {
   if (!profile.software) return { choices: TILED_CHOICES, fallback: TILED_DEFAULT };
-  const fallback = simdDefaultTile(M, N, broadcasts(profile));
-  if (!broadcasts(profile)) return { choices: [fallback, 162], fallback };
-  return { choices: SIMD_TUNE_TILES.includes(fallback) ? SIMD_TUNE_TILES : [...SIMD_TUNE_TILES, fallback].sort((a, b) => a - b), fallback };
+  const lanes = simdLanes(profile);
+  const fallback = simdDefaultTile(M, N, lanes);
+  if (lanes === undefined) return { choices: [fallback, 162], fallback };
+  const tune = SIMD_TUNE_TILES[lanes];
+  return { choices: tune.includes(fallback) ? tune : [...tune, fallback].sort((a, b) => a - b), fallback };
 }
 
 function tiledMatmul(p: MatmulParams): Kernel {

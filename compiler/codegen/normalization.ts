@@ -4,7 +4,7 @@
  *
  * Buffer names (bindings) are fixed per kernel and listed on each generator.
  */
-import { bindingDecls, f32Lit, grid1d, kernelHeader, LINEAR_WORKGROUP, storage, type AdapterProfile, type Kernel, type KernelBinding } from "./kernel.ts";
+import { bindingDecls, f32Lit, grid1d, kernelHeader, LINEAR_WORKGROUP, simdLanes, storage, type AdapterProfile, type Kernel, type KernelBinding } from "./kernel.ts";
 import { columnPartials, stridedReduce } from "./reduce.ts";
 import { rowProgram, type RowSchedule } from "./row-program.ts";
 
@@ -126,22 +126,20 @@ export interface LayerNormBackwardKernels {
 }
 
 /**
- * On lavapipe with subgroups, dx and the dgamma/dbeta partials come from one pass: the 8 lanes of a
- * workgroup own 8 rows and `subgroupAdd` sums each column across them, so x and dy are read twice in
+ * On lavapipe with subgroups, dx and the dgamma/dbeta partials come from one pass: the 8 (or 16) lanes
+ * of a workgroup own as many rows and `subgroupAdd` sums each column across them, so x and dy are read twice in
  * all instead of four times. Elsewhere the partials are a separate lane-per-column kernel.
  */
 export function layerNormBackward(p: LayerNormBackwardParams, profile: AdapterProfile): LayerNormBackwardKernels {
   const base = p.name ?? `layernorm_bwd_${p.rows}x${p.length}`;
-  const fused = profile.software && profile.subgroups && profile.subgroupSize === FUSED_ROWS && (p.schedule === undefined || p.schedule === "subgroup");
-  if (fused) {
-    const chunks = Math.ceil(p.rows / FUSED_ROWS);
-    return { dx: fusedLayerNormBackward(p, base, chunks), finalize: paramSum(p, base, chunks, profile), chunks };
+  const lanes = simdLanes(profile);
+  if (lanes !== undefined && (p.schedule === undefined || p.schedule === "subgroup")) {
+    const chunks = Math.ceil(p.rows / lanes);
+    return { dx: fusedLayerNormBackward(p, base, chunks, lanes), finalize: paramSum(p, base, chunks, profile), chunks };
   }
   const { kernels, chunks } = separateLayerNormBackward(p, base, profile);
   return { dx: kernels[0], partials: kernels[1], finalize: kernels[2], chunks };
 }
-
-const FUSED_ROWS = 8;
 
 function paramSum(p: LayerNormBackwardParams, base: string, chunks: number, profile: AdapterProfile): Kernel {
   return stridedReduce(
@@ -150,7 +148,7 @@ function paramSum(p: LayerNormBackwardParams, base: string, chunks: number, prof
   );
 }
 
-function fusedLayerNormBackward(p: LayerNormBackwardParams, base: string, chunks: number): Kernel {
+function fusedLayerNormBackward(p: LayerNormBackwardParams, base: string, chunks: number, lanes: number): Kernel {
   const [R, N] = [p.rows, p.length];
   const name = `${base}_dx_partials`;
   const source = p.source ?? [];
@@ -165,15 +163,15 @@ function fusedLayerNormBackward(p: LayerNormBackwardParams, base: string, chunks
     storage("pgamma", "read_write"),
     storage("pbeta", "read_write"),
   ];
-  const wgsl = `${kernelHeader(name, `LayerNorm backward [${R}, ${N}]: dx, plus dgamma/dbeta partial sums over each 8 rows via subgroupAdd`, source, ["subgroups"])}
+  const wgsl = `${kernelHeader(name, `LayerNorm backward [${R}, ${N}]: dx, plus dgamma/dbeta partial sums over each ${lanes} rows via subgroupAdd`, source, ["subgroups"])}
 ${bindingDecls(bindings)}
 
-@compute @workgroup_size(${FUSED_ROWS})
+@compute @workgroup_size(${lanes})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
   let chunk = ${LINEAR_WORKGROUP};
   if (chunk >= ${chunks}u) { return; }
-  let rRaw = chunk * ${FUSED_ROWS}u + lane;
-  // Lanes past the last row run on a copy of it (subgroupAdd needs all 8) and contribute zero.
+  let rRaw = chunk * ${lanes}u + lane;
+  // Lanes past the last row run on a copy of it (subgroupAdd needs all ${lanes}) and contribute zero.
   let valid = rRaw < ${R}u;
   let weight = select(0.0, 1.0, valid);
   let r = min(rRaw, ${R - 1}u);
@@ -202,7 +200,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   }
 }
 `;
-  return { name, wgsl, entryPoint: "main", workgroupSize: [FUSED_ROWS, 1, 1], dispatch: (n = chunks) => grid1d(n), bindings, source };
+  return { name, wgsl, entryPoint: "main", workgroupSize: [lanes, 1, 1], dispatch: (n = chunks) => grid1d(n), bindings, source };
 }
 
 function separateLayerNormBackward(p: LayerNormBackwardParams, base: string, profile: AdapterProfile): { kernels: Kernel[]; chunks: number } {

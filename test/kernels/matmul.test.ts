@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { chain, epilogue } from "../../compiler/codegen/epilogue.ts";
 import {
   DISCRETE_PROFILE,
+  simdLanes,
   type AdapterProfile,
 } from "../../compiler/codegen/kernel.ts";
 import {
@@ -55,9 +56,12 @@ const shapes: [number, number, number, number][] = [
   [1, 9, 70, 4],
 ];
 
+// 8-lane kernels run correctly on a 16-lane lavapipe (a workgroup is half a subgroup), so there both are tested.
+const eightLanes = () => (h.profile.subgroupSize > 8 ? { ...h.profile, subgroupSize: 8 } : h.profile);
 const profiles = () =>
   [
     ["lavapipe", h.profile],
+    ["lavapipe, 8 lanes", eightLanes()],
     ["no-subgroups", { ...h.profile, subgroups: false }],
     ["discrete", DISCRETE_PROFILE],
   ] as const;
@@ -65,12 +69,12 @@ const profiles = () =>
 describe("matmul", () => {
   // Each distinct shader costs a first-dispatch JIT on lavapipe (seconds when the machine is busy),
   // so the fallback kernels cover the transposes on one odd shape each.
-  for (const label of ["lavapipe", "no-subgroups", "discrete"] as const) {
+  for (const label of ["lavapipe", "lavapipe, 8 lanes", "no-subgroups", "discrete"] as const) {
     it(`matches the CPU reference on odd shapes and all transposes (${label} kernel)`, async () => {
       const profile = profiles().find(([l]) => l === label)![1];
       let seed = label.length * 100;
       const cases: [number, number, number, number, boolean, boolean][] =
-        label === "lavapipe"
+        label.startsWith("lavapipe")
           ? shapes.flatMap(
               ([b, m, n, k]) =>
                 [
@@ -91,15 +95,17 @@ describe("matmul", () => {
         : cases) {
         await check({ batch, M, N, K, transA, transB }, profile, seed++);
         // A transposed B with K % 4 == 0 (a Linear weight) is read 4 k at a time and transposed in registers.
-        if (label === "lavapipe" && profile.software && transB && K % 4 === 0) expect(matmul({ batch, M, N, K, transA, transB }, profile).wgsl).toContain("let w0_0 = B[");
+        if (label.startsWith("lavapipe") && profile.software && transB && K % 4 === 0) expect(matmul({ batch, M, N, K, transA, transB }, profile).wgsl).toContain("let w0_0 = B[");
       }
     });
   }
 
-  // The software tile (code rows * 10 + 32-column groups) and the discrete one ((16 * tile)^2), whatever this adapter is.
+  // The software tile (code rows * 10 + groups of one vec4 per lane) and the discrete one ((16 * tile)^2), whatever this adapter is.
+  const simdTileText = (p: AdapterProfile) => (t: number) => `${simdLanes(p) ?? 8}-lane SIMD tile ${Math.floor(t / 10)}x${(simdLanes(p) ?? 8) * 4 * (t % 10)}`;
   for (const [label, profile, tileText] of [
-    ["software", () => ({ ...h.profile, software: true }), (t: number) => `SIMD tile ${Math.floor(t / 10)}x${32 * (t % 10)}`],
-    ["software without subgroups", () => ({ ...h.profile, software: true, subgroups: false }), (t: number) => `SIMD tile ${Math.floor(t / 10)}x${32 * (t % 10)}`],
+    ["software", () => ({ ...h.profile, software: true }), (t: number) => simdTileText({ ...h.profile, software: true })(t)],
+    ["software, 8 lanes", () => ({ ...eightLanes(), software: true }), (t: number) => simdTileText({ ...eightLanes(), software: true })(t)],
+    ["software without subgroups", () => ({ ...h.profile, software: true, subgroups: false }), (t: number) => `8-lane SIMD tile ${Math.floor(t / 10)}x${32 * (t % 10)}`],
     ["discrete", () => DISCRETE_PROFILE, (t: number) => `${16 * t}x${16 * t} tile in workgroup memory`],
   ] as const) {
     it(`every autotuner tile of the ${label} matmul gives bit-identical results on odd shapes`, async () => {

@@ -46,3 +46,30 @@ export function erf(x: number): number {
 export const geluErf = (x: number) => 0.5 * x * (1 + erf(x / Math.SQRT2));
 export const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 export const quickGelu = (x: number) => x * sigmoid(1.702 * x);
+
+/** LayerNorm in float64: y, and each row's mean and 1/std. */
+export function layerNormRef(
+  h: Float32Array,
+  R: number,
+  N: number,
+  gamma: Float32Array,
+  beta: Float32Array,
+  eps: number,
+) {
+  const y = new Float64Array(R * N);
+  const mean = new Float64Array(R);
+  const rstd = new Float64Array(R);
+  for (let r = 0; r < R; r++) {
+    let s = 0;
+    for (let j = 0; j < N; j++) s += h[r * N + j];
+    const mu = s / N;
+    let q = 0;
+    for (let j = 0; j < N; j++) q += (h[r * N + j] - mu) ** 2;
+    const rs = 1 / Math.sqrt(q / N + eps);
+    mean[r] = mu;
+    rstd[r] = rs;
+    for (let j = 0; j < N; j++)
+      y[r * N + j] = (h[r * N + j] - mu) * rs * gamma[j] + beta[j];
+  }
+  return { y, mean, rstd };
+}
