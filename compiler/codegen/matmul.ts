@@ -58,6 +58,11 @@ export interface MatmulParams {
    * whatever the tile: bit-identical results.
    */
   readonly tile?: number;
+  /**
+   * Set by `foldBatch`: the matmul is a batch of matmuls of this many rows folded into one; the
+   * epilogue and the store still see the batch and row of the unfolded one.
+   */
+  readonly rowsPerBatch?: number;
   /** Binding names for the operands (default A, B, C), e.g. x/weight/y when a conv is a matmul. */
   readonly operandNames?: { readonly a: string; readonly b: string; readonly c: string };
   readonly name?: string;
@@ -111,8 +116,9 @@ function matmulBindings(p: MatmulParams, epi: Epilogue, aVec = false, bVec = fal
 
 /** The statement storing one result element (`b`, `row`, `col`, `idx` in scope). */
 function storeElement(p: MatmulParams, value: string): string {
-  const v = `epilogue(${value}, b, row, col, idx)`;
-  return p.store ? `ivc_store(${v}, b, row, col, idx);` : `C[idx] = ${v};`;
+  const at = p.rowsPerBatch === undefined ? "b, row, col, idx" : `row / ${p.rowsPerBatch}u, row % ${p.rowsPerBatch}u, col, idx`;
+  const v = `epilogue(${value}, ${at})`;
+  return p.store ? `ivc_store(${v}, ${at});` : `C[idx] = ${v};`;
 }
 
 /** The epilogue function and the custom store, with the helpers either (or the prologue) calls. */
@@ -126,13 +132,34 @@ function defaultName(p: MatmulParams): string {
   return `matmul_${p.batch}x${p.M}x${p.N}x${p.K}_${t}`;
 }
 
-function describe(r: ResolvedMatmul): string {
-  return `C[${r.batch}, ${r.M}, ${r.N}] = A[${r.batch}, ${r.M}, ${r.K}] * B[${r.batch}, ${r.K}, ${r.N}]`;
+function describe(r: ResolvedMatmul, p: MatmulParams): string {
+  const folded = p.rowsPerBatch === undefined ? "" : ` (a batch of ${r.M / p.rowsPerBatch} x ${p.rowsPerBatch} rows against one B)`;
+  return `C[${r.batch}, ${r.M}, ${r.N}] = A[${r.batch}, ${r.M}, ${r.K}] * B[${r.batch}, ${r.K}, ${r.N}]${folded}`;
 }
 
 export function matmul(p: MatmulParams, profile: AdapterProfile): Kernel {
-  const k = profile.software ? simdMatmul(p, simdLanes(profile)) : tiledMatmul(p);
+  const folded = foldBatch(p);
+  const k = profile.software ? simdMatmul(folded, simdLanes(profile)) : tiledMatmul(folded);
   return p.operandNames ? renameOperands(k, p.operandNames) : k;
+}
+
+/**
+ * A batch of matmuls against one B (a Linear layer over [B*T, L, C] activations) is one matmul of
+ * batch * M rows, A's and C's batch axis becoming the outer axis of their row maps: the row tiles then
+ * span batches instead of each batch's last tile computing clamped rows (UniFormerV2 tiny's 17-token
+ * frames in 32-row tiles computed 15 of them per frame; a batch of single rows, 7 of 8). Same sums in
+ * the same order: bit-identical. Not with a row prologue (its rows are the unfolded ones).
+ */
+export function foldBatch(p: MatmulParams): MatmulParams {
+  if (p.batch === 1 || p.prologue || p.rowsPerBatch !== undefined) return p;
+  const r = resolveMatmul(p);
+  if (r.b.batchStride !== 0) return p;
+  const rowsOver = (m: OperandMap): OperandMap => ({
+    batchStride: 0,
+    outer: { sizes: [r.batch, ...m.outer.sizes], strides: [m.batchStride, ...m.outer.strides], offset: m.outer.offset ?? 0 },
+    inner: m.inner,
+  });
+  return { ...p, batch: 1, M: r.batch * r.M, a: rowsOver(r.a), b: r.b, c: rowsOver(r.c), rowsPerBatch: r.M };
 }
 
 function renameOperands(k: Kernel, names: { a: string; b: string; c: string }): Kernel {
@@ -361,7 +388,7 @@ function simdMatmul(p: MatmulParams, simd: 8 | 16 | undefined): Kernel {
   const accDecls = rowsIdx.flatMap((row) => [...Array(COL_GROUPS).keys()].map((g) => `  var acc${row}_${g} = vec4<f32>(0.0);`));
   const bindings = matmulBindings(p, epi, aVec || aMVec, bVec || bKVec);
   const how = `${LANES}-lane SIMD tile ${ROWS}x${TILE_N}${p.prologue ? ", each lane computes its row of A (row-kernel prologue)" : ""}${broadcast ? ", A shared by subgroupBroadcast" : ""}${aMVec ? ", A^T read 4 rows per vec4" : ""}${bKVec ? ", B^T read 4 k per vec4" : ""}`;
-  const wgsl = `${kernelHeader(name, `${describe(r)}; ${how}`, source, broadcast ? ["subgroups"] : [])}
+  const wgsl = `${kernelHeader(name, `${describe(r, p)}; ${how}`, source, broadcast ? ["subgroups"] : [])}
 ${bindingDecls(bindings)}
 
 ${storeCode(p, epi)}
@@ -398,7 +425,8 @@ const TILED_DEFAULT = 4;
 const TILED_CHOICES: readonly number[] = [2, 4, 8];
 
 /** The autotuner's `tile` values for an M x N matmul on this profile, and the default among them. */
-export function matmulTileChoices(profile: AdapterProfile, M: number, N: number): { readonly choices: readonly number[]; readonly fallback: number } {
+export function matmulTileChoices(profile: AdapterProfile, p: MatmulParams): { readonly choices: readonly number[]; readonly fallback: number } {
+  const { M, N } = foldBatch(p);
   if (!profile.software) return { choices: TILED_CHOICES, fallback: TILED_DEFAULT };
   const lanes = simdLanes(profile);
   const fallback = simdDefaultTile(M, N, lanes);
@@ -418,7 +446,7 @@ function tiledMatmul(p: MatmulParams): Kernel {
   const source = p.source ?? [];
   const { M, N, K } = r;
   const bindings = matmulBindings(p, epi);
-  const wgsl = `${kernelHeader(name, `${describe(r)}; 16x16 threads, ${T}x${T} tile in workgroup memory, ${R}x${R} per thread`, source)}
+  const wgsl = `${kernelHeader(name, `${describe(r, p)}; 16x16 threads, ${T}x${T} tile in workgroup memory, ${R}x${R} per thread`, source)}
 ${bindingDecls(bindings)}
 
 ${storeCode(p, epi)}

@@ -129,7 +129,7 @@ export function buildProgram(input: Graph, profile: AdapterProfile, opts: Fusion
       bindings = lowered.buffers;
       if (!prologue) {
         const variant = (tile: number) => storedAs(matmulKernel(n, ops, profile, name, sources, epilogue, undefined, tile).kernel, lowered.buffers);
-        retile = { key: kernelHash(kernel), ...matmulTileChoices(profile, ops.M, ops.N), variant };
+        retile = { key: kernelHash(kernel), ...matmulTileChoices(profile, { batch: ops.batch, M: ops.M, N: ops.N, K: ops.K, a: ops.a.map, b: ops.b.map }), variant };
         const chosen = fusion.tuning?.[retile.key];
         if (chosen !== undefined && retile.choices.includes(chosen)) kernel = variant(chosen);
       }

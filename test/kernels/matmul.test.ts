@@ -118,7 +118,7 @@ describe("matmul", () => {
         [2, 72, 70, 12, true, true],
       ] as const) {
         const p: MatmulParams = { batch, M, N, K, transB, transA };
-        const { choices, fallback } = matmulTileChoices(profile(), M, N);
+        const { choices, fallback } = matmulTileChoices(profile(), p);
         expect(matmul(p, profile()).wgsl).toBe(matmul({ ...p, tile: fallback }, profile()).wgsl);
         const { r, aLen, bLen, cLen } = sizes(p);
         const A = randomArray(aLen, 5);
@@ -148,6 +148,27 @@ describe("matmul", () => {
       h.profile,
       99,
     );
+  });
+
+  it("folds a batch against one B into rows; the epilogue still sees each element's batch and row", async () => {
+    const [batch, M, N, K] = [3, 10, 12, 8];
+    // f32(b) and f32(row) in the epilogue: a fold that passed the folded row (or batch 0) would shift them.
+    const epi = { steps: ["v + f32(b) * 1000.0 + f32(row) * 10.0"], inputs: [] };
+    for (const transA of [false, true]) {
+      const p: MatmulParams = { batch, M, N, K, transA, batchStrideB: 0, epilogue: epi };
+      const A = randomArray(batch * M * K, 11);
+      const B = randomArray(K * N, 12);
+      const want = matmulRef(resolveMatmul(p), A, B, batch * M * N, (v, row, _c, i) => v + Math.floor(i / (M * N)) * 1000 + row * 10);
+      for (const profile of [h.profile, eightLanes(), DISCRETE_PROFILE]) {
+        const kernel = matmul(p, profile);
+        expect(kernel.wgsl).toContain(`C[1, ${batch * M}, ${N}] = A[1, ${batch * M}, ${K}] * B[1, ${K}, ${N}] (a batch of ${batch} x ${M} rows against one B)`);
+        expect(kernel.dispatch()[2]).toBe(1);
+        const out = await h.run([kernel], { A, B, C: batch * M * N }, ["C"]);
+        expect(relError(out.C, want), `transA ${transA}`).toBeLessThan(1e-5);
+      }
+    }
+    // A B per batch element is not folded.
+    expect(matmul({ batch, M, N, K }, h.profile).wgsl).toContain(`C[${batch}, ${M}, ${N}]`);
   });
 
   it("applies a bias + GELU(erf) + residual epilogue", async () => {

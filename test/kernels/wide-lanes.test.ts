@@ -41,7 +41,7 @@ describe.runIf(wide)("16-lane software kernels (lavapipe at 512 bits)", () => {
       const r = resolveMatmul(p);
       const A = randomArray(batch * M * K, M);
       const B = randomArray(batch * K * N, N);
-      const { choices, fallback } = matmulTileChoices(h.profile, M, N);
+      const { choices, fallback } = matmulTileChoices(h.profile, p);
       const outs = new Map<number, Float32Array>();
       for (const tile of choices) {
         const kernel = matmul({ ...p, tile }, h.profile);
