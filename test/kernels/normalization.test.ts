@@ -14,7 +14,7 @@ import {
   relError,
   type KernelHarness,
 } from "./harness.ts";
-import { layerNormRef } from "./reference.ts";
+import { layerNormBackwardRef, layerNormRef } from "./reference.ts";
 
 // A cold lavapipe JIT of each new shader can take seconds on a busy machine.
 vi.setConfig({ testTimeout: 180_000 });
@@ -193,28 +193,7 @@ describe("layernorm", () => {
             },
             ["dx", "dgamma", "dbeta"],
           );
-          const dx = new Float64Array(R * N);
-          const dgamma = new Float64Array(N);
-          const dbeta = new Float64Array(N);
-          for (let r = 0; r < R; r++) {
-            let sg = 0;
-            let sgx = 0;
-            for (let j = 0; j < N; j++) {
-              const xh = (x[r * N + j] - ref.mean[r]) * ref.rstd[r];
-              const g = dy[r * N + j] * gamma[j];
-              sg += g;
-              sgx += g * xh;
-              dgamma[j] += dy[r * N + j] * xh;
-              dbeta[j] += dy[r * N + j];
-            }
-            for (let j = 0; j < N; j++) {
-              const xh = (x[r * N + j] - ref.mean[r]) * ref.rstd[r];
-              dx[r * N + j] =
-                ref.rstd[r] *
-                  (dy[r * N + j] * gamma[j] - sg / N - (xh * sgx) / N) +
-                dres[r * N + j];
-            }
-          }
+          const { dx, dgamma, dbeta } = layerNormBackwardRef(x, dy, gamma, ref.mean, ref.rstd, R, N, dres);
           expect(relError(out.dx, dx)).toBeLessThan(1e-4);
           expect(relError(out.dgamma, dgamma)).toBeLessThan(1e-4);
           expect(relError(out.dbeta, dbeta)).toBeLessThan(1e-4);

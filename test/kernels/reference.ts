@@ -73,3 +73,36 @@ export function layerNormRef(
   }
   return { y, mean, rstd };
 }
+
+/** LayerNorm backward in float64 from the forward's mean and rstd: dx (plus `dres` when given), dgamma, dbeta. */
+export function layerNormBackwardRef(
+  x: ArrayLike<number>,
+  dy: ArrayLike<number>,
+  gamma: ArrayLike<number>,
+  mean: ArrayLike<number>,
+  rstd: ArrayLike<number>,
+  R: number,
+  N: number,
+  dres?: ArrayLike<number>,
+) {
+  const dx = new Float64Array(R * N);
+  const dgamma = new Float64Array(N);
+  const dbeta = new Float64Array(N);
+  for (let r = 0; r < R; r++) {
+    let sg = 0;
+    let sgx = 0;
+    for (let j = 0; j < N; j++) {
+      const xh = (x[r * N + j] - mean[r]) * rstd[r];
+      const g = dy[r * N + j] * gamma[j];
+      sg += g;
+      sgx += g * xh;
+      dgamma[j] += dy[r * N + j] * xh;
+      dbeta[j] += dy[r * N + j];
+    }
+    for (let j = 0; j < N; j++) {
+      const xh = (x[r * N + j] - mean[r]) * rstd[r];
+      dx[r * N + j] = rstd[r] * (dy[r * N + j] * gamma[j] - sg / N - (xh * sgx) / N) + (dres ? dres[r * N + j] : 0);
+    }
+  }
+  return { dx, dgamma, dbeta };
+}

@@ -10,7 +10,7 @@ import { layerNormBackward } from "../../compiler/codegen/normalization.ts";
 import { cpuHasAvx512 } from "../../runtime/software-vectors.ts";
 import { attentionRef } from "./attention-reference.ts";
 import { openHarness, randomArray, relError, type KernelHarness } from "./harness.ts";
-import { layerNormRef, matmulRef } from "./reference.ts";
+import { layerNormBackwardRef, layerNormRef, matmulRef } from "./reference.ts";
 
 vi.setConfig({ testTimeout: 300_000 });
 
@@ -84,21 +84,7 @@ describe.runIf(wide)("16-lane software kernels (lavapipe at 512 bits)", () => {
       { x, dy, gamma, mean: Float32Array.from(mean), rstd: Float32Array.from(rstd), dx: R * N, pgamma: bwd.chunks * N, pbeta: bwd.chunks * N, dgamma: N, dbeta: N },
       ["dx", "dgamma", "dbeta"],
     );
-    const dgamma = new Float64Array(N);
-    const dbeta = new Float64Array(N);
-    const dx = new Float64Array(R * N);
-    for (let r = 0; r < R; r++) {
-      let [sg, sgx] = [0, 0];
-      for (let j = 0; j < N; j++) {
-        const xh = (x[r * N + j]! - mean[r]!) * rstd[r]!;
-        const g = dy[r * N + j]! * gamma[j]!;
-        sg += g;
-        sgx += g * xh;
-        dgamma[j]! += dy[r * N + j]! * xh;
-        dbeta[j]! += dy[r * N + j]!;
-      }
-      for (let j = 0; j < N; j++) dx[r * N + j] = rstd[r]! * (dy[r * N + j]! * gamma[j]! - sg / N - ((x[r * N + j]! - mean[r]!) * rstd[r]! * sgx) / N);
-    }
+    const { dx, dgamma, dbeta } = layerNormBackwardRef(x, dy, gamma, mean, rstd, R, N);
     expect(relError(out.dx!, dx)).toBeLessThan(1e-4);
     expect(relError(out.dgamma!, dgamma)).toBeLessThan(1e-4);
     expect(relError(out.dbeta!, dbeta)).toBeLessThan(1e-4);
