@@ -101,12 +101,13 @@ describe("matmul", () => {
   }
 
   // The software tile (code rows * 10 + groups of one vec4 per lane) and the discrete one ((16 * tile)^2), whatever this adapter is.
-  const simdTileText = (p: AdapterProfile) => (t: number) => `${simdLanes(p) ?? 8}-lane SIMD tile ${Math.floor(t / 10)}x${(simdLanes(p) ?? 8) * 4 * (t % 10)}`;
+  // A software tile names its lanes (8 without usable subgroups) and covers 4 columns per lane per group.
+  const simdTileText = (p: AdapterProfile, t: number) => `${simdLanes(p) ?? 8}-lane SIMD tile ${Math.floor(t / 10)}x${(simdLanes(p) ?? 8) * 4 * (t % 10)}`;
   for (const [label, profile, tileText] of [
-    ["software", () => ({ ...h.profile, software: true }), (t: number) => simdTileText({ ...h.profile, software: true })(t)],
-    ["software, 8 lanes", () => ({ ...eightLanes(), software: true }), (t: number) => simdTileText({ ...eightLanes(), software: true })(t)],
-    ["software without subgroups", () => ({ ...h.profile, software: true, subgroups: false }), (t: number) => `8-lane SIMD tile ${Math.floor(t / 10)}x${32 * (t % 10)}`],
-    ["discrete", () => DISCRETE_PROFILE, (t: number) => `${16 * t}x${16 * t} tile in workgroup memory`],
+    ["software", () => ({ ...h.profile, software: true }), simdTileText],
+    ["software, 8 lanes", () => ({ ...eightLanes(), software: true }), simdTileText],
+    ["software without subgroups", () => ({ ...h.profile, software: true, subgroups: false }), simdTileText],
+    ["discrete", () => DISCRETE_PROFILE, (_p: AdapterProfile, t: number) => `${16 * t}x${16 * t} tile in workgroup memory`],
   ] as const) {
     it(`every autotuner tile of the ${label} matmul gives bit-identical results on odd shapes`, async () => {
       for (const [batch, M, N, K, transB, transA] of [
@@ -126,7 +127,7 @@ describe("matmul", () => {
         const outs = new Map<number, Float32Array>();
         for (const tile of choices) {
           const kernel = matmul({ ...p, tile }, profile());
-          expect(kernel.wgsl).toContain(tileText(tile));
+          expect(kernel.wgsl).toContain(tileText(profile(), tile));
           outs.set(tile, (await h.run([kernel], { A, B, C: cLen }, ["C"])).C);
         }
         expect(relError(outs.get(fallback)!, matmulRef(r, A, B, cLen))).toBeLessThan(1e-4);
